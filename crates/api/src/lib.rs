@@ -1,0 +1,1 @@
+//! The HTTP API: actix-web routes, error mapping, auth extractor, OpenAPI

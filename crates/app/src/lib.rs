@@ -1,0 +1,1 @@
+//! The use cases of triage, each checking who asks

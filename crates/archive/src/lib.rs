@@ -1,0 +1,1 @@
+//! ZIP validation and inventory, DICOM detection and header-only DICOM scans

@@ -1,0 +1,1 @@
+//! BlobStore on a local directory

@@ -1,0 +1,26 @@
+//! The vocabulary of triage: entities (users, jobs, archive inventories, report rows), the job
+//! state machine, the domain error, and the ports every adapter implements.
+//!
+//! This crate does no I/O and knows no framework. It may depend on `async-trait`, `chrono`,
+//! `uuid`, `serde`/`serde_json`, `thiserror`, `bytes` and the runtime-neutral `futures-core` /
+//! `futures-io` traits — never on tokio, diesel, actix, reqwest, rust-s3 or sqlite (CI checks
+//! this with `cargo tree`). Ports are `#[async_trait]` traits meant to be held as `Arc<dyn _>`.
+
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod inventory;
+pub mod job;
+pub mod ports;
+pub mod report;
+pub mod user;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{ConflictKind, DomainError, DomainResult};
+pub use events::{ChangeKind, JobChange, JobEvent};
+pub use ids::{BlobKey, JobId, UserId};
+pub use inventory::{ArchiveInventory, DicomSummary, SeriesSummary, StudySummary, ZipEntry, ZipSummary};
+pub use job::{FileType, Job, JobFilter, JobStatus, NewJob, QueueEntry, check_transition};
+pub use report::{ReportPayload, ReportRow, ReportSummary};
+pub use user::{NewUser, Role, User, UserChanges};

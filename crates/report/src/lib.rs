@@ -1,0 +1,1 @@
+//! The XLSX report: parser (calamine) and writer (rust_xlsxwriter)

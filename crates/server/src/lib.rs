@@ -1,0 +1,1 @@
+//! The triage binary: configuration, adapter selection, subcommands

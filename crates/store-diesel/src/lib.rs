@@ -1,0 +1,1 @@
+//! UserStore and JobStore on diesel-async: SQLite (embedded) and PostgreSQL

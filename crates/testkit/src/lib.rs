@@ -1,0 +1,9 @@
+//! Test support for triage, used only as a dev-dependency and by this crate's own tests:
+//! the whole application started in-process on a temp directory and a free port, the fixtures
+//! of `../shared/fixtures`, and the contract suites that every adapter of a port must pass.
+//!
+//! It may depend on every crate of the workspace; nothing but tests depends on it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod contract;
