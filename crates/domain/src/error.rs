@@ -25,11 +25,18 @@ pub enum DomainError {
     Invalid { field: &'static str, reason: String },
     /// A remote service refused the request for good (e.g. the ML service answered 4xx).
     #[error("{service} refused the request: {message}")]
-    Rejected { service: &'static str, message: String },
+    Rejected {
+        service: &'static str,
+        message: String,
+    },
     /// Infrastructure is down or too slow (database, object store, ML service). Retrying later
     /// may succeed; `retry_after_secs` carries the service's hint when it gave one.
     #[error("{service} is unavailable: {detail}")]
-    Unavailable { service: &'static str, detail: String, retry_after_secs: Option<u64> },
+    Unavailable {
+        service: &'static str,
+        detail: String,
+        retry_after_secs: Option<u64>,
+    },
     /// A broken invariant or unexpected data. Never caused by the caller's input.
     #[error("internal error: {0}")]
     Internal(String),
@@ -38,12 +45,19 @@ pub enum DomainError {
 impl DomainError {
     /// Shorthand for [`DomainError::Invalid`].
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::Invalid { field, reason: reason.into() }
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`DomainError::Unavailable`] without a retry hint.
     pub fn unavailable(service: &'static str, detail: impl fmt::Display) -> Self {
-        Self::Unavailable { service, detail: detail.to_string(), retry_after_secs: None }
+        Self::Unavailable {
+            service,
+            detail: detail.to_string(),
+            retry_after_secs: None,
+        }
     }
 
     /// Shorthand for [`DomainError::Internal`].

@@ -26,8 +26,13 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 5] =
-        [Self::Queued, Self::Processing, Self::Succeeded, Self::Failed, Self::Cancelled];
+    pub const ALL: [JobStatus; 5] = [
+        Self::Queued,
+        Self::Processing,
+        Self::Succeeded,
+        Self::Failed,
+        Self::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,7 +85,11 @@ pub fn check_transition(from: JobStatus, to: JobStatus) -> Result<(), DomainErro
             | (Processing, Succeeded | Failed | Cancelled)
             | (Failed | Cancelled, Queued)
     );
-    if legal { Ok(()) } else { Err(DomainError::InvalidTransition { from, to }) }
+    if legal {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTransition { from, to })
+    }
 }
 
 /// What kind of upload a job holds, decided by content (never by file name).
@@ -121,7 +130,10 @@ impl FromStr for FileType {
             "zip" => Ok(Self::Zip),
             "dicom" => Ok(Self::Dicom),
             "other" => Ok(Self::Other),
-            _ => Err(DomainError::invalid("file_type", format!("unknown file type '{s}'"))),
+            _ => Err(DomainError::invalid(
+                "file_type",
+                format!("unknown file type '{s}'"),
+            )),
         }
     }
 }

@@ -20,7 +20,9 @@ pub use clock::{Clock, SystemClock};
 pub use error::{ConflictKind, DomainError, DomainResult};
 pub use events::{ChangeKind, JobChange, JobEvent};
 pub use ids::{BlobKey, JobId, UserId};
-pub use inventory::{ArchiveInventory, DicomSummary, SeriesSummary, StudySummary, ZipEntry, ZipSummary};
+pub use inventory::{
+    ArchiveInventory, DicomSummary, SeriesSummary, StudySummary, ZipEntry, ZipSummary,
+};
 pub use job::{FileType, Job, JobFilter, JobStatus, NewJob, QueueEntry, check_transition};
 pub use report::{ReportPayload, ReportRow, ReportSummary};
 pub use user::{NewUser, Role, User, UserChanges};

@@ -10,6 +10,8 @@ mod users;
 
 pub use blobs::{BlobBody, BlobMeta, BlobReader, BlobStore, ByteStream};
 pub use events::{EventStream, JobEvents};
-pub use inference::{Completion, CompletionStatus, HealthReport, Inference, InferenceRequest, Submission};
+pub use inference::{
+    Completion, CompletionStatus, HealthReport, Inference, InferenceRequest, Submission,
+};
 pub use jobs::JobStore;
 pub use users::UserStore;

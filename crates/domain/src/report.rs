@@ -52,7 +52,11 @@ impl ReportSummary {
         studies.dedup();
         let failed = rows
             .iter()
-            .filter(|r| r.processing_status.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("failure")))
+            .filter(|r| {
+                r.processing_status
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("failure"))
+            })
             .count() as u64;
         let pathology = rows.iter().filter(|r| r.pathology == Some(true)).count() as u64;
         let normal = rows.iter().filter(|r| r.pathology == Some(false)).count() as u64;

@@ -103,9 +103,15 @@ pub struct UserChanges {
 pub fn validate_username(username: &str) -> Result<(), DomainError> {
     let count = username.chars().count();
     if !(3..=50).contains(&count) {
-        return Err(DomainError::invalid("username", "must be 3 to 50 characters long"));
+        return Err(DomainError::invalid(
+            "username",
+            "must be 3 to 50 characters long",
+        ));
     }
-    if !username.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+    if !username
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
         return Err(DomainError::invalid(
             "username",
             "may contain only letters, digits, '_', '.' and '-'",
@@ -121,7 +127,10 @@ pub fn validate_username(username: &str) -> Result<(), DomainError> {
 pub fn validate_password(password: &str) -> Result<(), DomainError> {
     let count = password.chars().count();
     if !(6..=128).contains(&count) {
-        return Err(DomainError::invalid("password", "must be 6 to 128 characters long"));
+        return Err(DomainError::invalid(
+            "password",
+            "must be 6 to 128 characters long",
+        ));
     }
     Ok(())
 }
@@ -134,7 +143,11 @@ pub fn validate_email(email: &str) -> Result<(), DomainError> {
     let ok = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@'));
-    if ok { Ok(()) } else { Err(DomainError::invalid("email", "is not an e-mail address")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid("email", "is not an e-mail address"))
+    }
 }
 
 #[cfg(test)]

@@ -86,7 +86,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// # Errors
     /// - `Invalid` if `expires_in` is outside 1 s – 7 days.
     /// - `Unavailable`.
-    async fn presign_get(&self, key: &BlobKey, expires_in: Duration) -> DomainResult<Option<String>>;
+    async fn presign_get(
+        &self,
+        key: &BlobKey,
+        expires_in: Duration,
+    ) -> DomainResult<Option<String>>;
 
     /// Readiness probe: one cheap round trip.
     ///

@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn completion_synonyms() {
         for s in ["succeeded", "Success", "COMPLETED", " done "] {
-            assert_eq!(CompletionStatus::parse(s), Some(CompletionStatus::Succeeded));
+            assert_eq!(
+                CompletionStatus::parse(s),
+                Some(CompletionStatus::Succeeded)
+            );
         }
         for s in ["failed", "error"] {
             assert_eq!(CompletionStatus::parse(s), Some(CompletionStatus::Failed));

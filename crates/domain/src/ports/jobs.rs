@@ -41,8 +41,9 @@ pub trait JobStore: Send + Sync + 'static {
     async fn inventory(&self, id: JobId) -> DomainResult<Option<ArchiveInventory>>;
 
     /// Writes every mutable field of `job` if the stored version still equals `job.version`,
-    /// and returns the stored job with its version bumped by one. When the new status is
-    /// terminal, the queue entry is removed in the same transaction.
+    /// and returns the stored job with its version bumped by one. In the same transaction,
+    /// a terminal status removes the queue entry, and a `queued` job without an entry (a
+    /// retry) gets a fresh one available at `job.updated_at`; an existing entry is untouched.
     ///
     /// # Errors
     /// - `NotFound("job")` if the job is gone.
@@ -69,7 +70,12 @@ pub trait JobStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// `NotFound("job")`, `Unavailable`.
-    async fn enqueue(&self, id: JobId, available_at: DateTime<Utc>, restart_clock: bool) -> DomainResult<()>;
+    async fn enqueue(
+        &self,
+        id: JobId,
+        available_at: DateTime<Utc>,
+        restart_clock: bool,
+    ) -> DomainResult<()>;
 
     /// Leases up to `limit` entries that are available at `now` and not leased (or whose
     /// lease expired, e.g. after a crash), oldest `available_at` first, to `worker` until
@@ -96,7 +102,12 @@ pub trait JobStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// `Unavailable`.
-    async fn reschedule(&self, id: JobId, worker: &str, available_at: DateTime<Utc>) -> DomainResult<bool>;
+    async fn reschedule(
+        &self,
+        id: JobId,
+        worker: &str,
+        available_at: DateTime<Utc>,
+    ) -> DomainResult<bool>;
 
     /// Drops every lease `worker` holds (graceful shutdown), leaving the entries claimable.
     ///

@@ -38,7 +38,12 @@ pub trait UserStore: Send + Sync + 'static {
     /// - `Conflict(UsernameTaken)` when renaming onto a taken name.
     /// - `Conflict(LastAdmin)` when demoting the last administrator.
     /// - `Unavailable`.
-    async fn update(&self, id: UserId, changes: UserChanges, now: DateTime<Utc>) -> DomainResult<User>;
+    async fn update(
+        &self,
+        id: UserId,
+        changes: UserChanges,
+        now: DateTime<Utc>,
+    ) -> DomainResult<User>;
 
     /// Deletes a user; their jobs (rows and queue entries) go with them. Blobs are the caller's
     /// business.
