@@ -1,1 +1,80 @@
-//! The use cases of triage, each checking who asks
+//! The use cases of triage: accounts, users and jobs (upload, list, edit, cancel, retry,
+//! delete, downloads, inventory, results). Every use case takes the [`Caller`] and checks what
+//! they may do; someone else's job answers "not found", never "forbidden".
+//!
+//! It depends on the domain and its ports (never on an adapter crate), on the pure `archive`
+//! and `report` crates, on tokio for blocking work and temp files, and on argon2 and
+//! jsonwebtoken for credentials.
+
+mod accounts;
+pub mod auth;
+mod error;
+mod jobs;
+mod range;
+mod settings;
+
+use std::sync::Arc;
+
+use triage_domain::Clock;
+use triage_domain::ports::{BlobStore, JobEvents, JobStore, UserStore};
+
+pub use accounts::{LoginOutcome, Registration, UserUpdate};
+pub use auth::Caller;
+pub use error::{AppError, AppResult, FieldError};
+pub use jobs::{Download, JobForm, JobPatch, JobResults, UploadSpool};
+pub use range::RangeRequest;
+pub use settings::{AcceptPolicy, AuthSettings, JobDefaults, Settings, UploadSettings};
+
+use auth::{Passwords, Tokens};
+
+/// The adapters the use cases run on.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserStore>,
+    pub jobs: Arc<dyn JobStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub events: Arc<dyn JobEvents>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The application: every use case, as methods. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ports: Ports,
+    settings: Settings,
+    passwords: Passwords,
+    tokens: Tokens,
+}
+
+impl App {
+    /// # Errors
+    /// `Internal` if the token signer fails its self-test.
+    pub fn new(ports: Ports, settings: Settings) -> AppResult<Self> {
+        let tokens = Tokens::new(settings.auth.jwt_secret.as_bytes(), settings.auth.token_ttl)?;
+        let passwords = Passwords::new()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                ports,
+                settings,
+                passwords,
+                tokens,
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.inner.ports
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.ports.clock.now()
+    }
+}
