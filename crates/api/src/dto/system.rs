@@ -1,0 +1,36 @@
+//! Liveness and readiness bodies.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// GET /health.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Health)]
+pub(crate) struct HealthResponse {
+    #[schema(example = "healthy")]
+    pub status: &'static str,
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+}
+
+/// GET /ready: `ok` (200) or `unavailable` (503).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Readiness)]
+pub(crate) struct ReadyResponse {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    pub checks: ReadyChecks,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReadyChecks {
+    pub database: Check,
+    pub blobs: Check,
+}
+
+/// One dependency's answer to a cheap round trip.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub(crate) struct Check {
+    pub ok: bool,
+    pub latency_ms: u64,
+}

@@ -1,0 +1,61 @@
+//! The authenticated caller as an extractor: a handler that takes [`AuthUser`] requires a
+//! valid `Authorization: Bearer <token>`.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use triage_app::{App, AppError, Caller};
+
+use crate::error::ApiError;
+
+/// The user behind a request, loaded for this request (so a deleted user or a changed role
+/// takes effect at once). Missing or bad tokens answer 401 with `WWW-Authenticate: Bearer`.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Caller);
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer_token(req);
+        let app = req.app_data::<web::Data<App>>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or(AppError::Unauthenticated("missing bearer token"))?;
+            let app = app.ok_or_else(|| AppError::internal("web::Data<App> is not registered"))?;
+            Ok(Self(app.authenticate(&token).await?))
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    parse_bearer(value).map(str::to_owned)
+}
+
+fn parse_bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(char::is_whitespace)?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bearer;
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(parse_bearer("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(parse_bearer("bearer  abc"), Some("abc"));
+        assert_eq!(parse_bearer("BEARER abc "), Some("abc"));
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_refused() {
+        for value in ["Basic abc", "Bearer", "Bearer   ", "abc", ""] {
+            assert_eq!(parse_bearer(value), None, "{value:?}");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The OpenAPI document: every documented handler, the error body, and the bearer scheme.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{ErrorBody, FieldErrorBody};
+use crate::routes::{auth, jobs, system, users};
+
+/// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "triage",
+        description = "AI triage of chest CT studies: upload a ZIP of DICOM series (or one DICOM file), \
+            follow the job, read the report.\n\n\
+            Every path below is also served under the `/api` prefix (`/api/jobs`, ...). \
+            Errors answer `{\"detail\", \"message\", \"code\"}` (422 adds `fields`). \
+            Send `Authorization: Bearer <access_token>` from `/auth/login`."
+    ),
+    servers(
+        (url = "/", description = "This server"),
+        (url = "/api", description = "The same routes under the `/api` prefix the frontend uses"),
+    ),
+    paths(
+        auth::register,
+        auth::login,
+        auth::me,
+        users::list_users,
+        users::get_user_by_name,
+        users::get_user,
+        users::update_user,
+        users::delete_user,
+        jobs::upload::create_job,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::update_job,
+        jobs::delete_job,
+        jobs::cancel_job,
+        jobs::retry_job,
+        jobs::download::download_file,
+        jobs::zip_contents,
+        jobs::zip_info,
+        jobs::results,
+        jobs::download::download_report,
+        system::health,
+        system::ready,
+        system::openapi_json,
+    ),
+    components(schemas(ErrorBody, FieldErrorBody)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "auth", description = "Accounts and tokens"),
+        (name = "users", description = "User administration: admins see everyone, users themselves"),
+        (name = "jobs", description = "Uploads, their analysis and its results"),
+        (name = "system", description = "Health, readiness and this document"),
+    )
+)]
+struct ApiDoc;
+
+/// `bearer`: the JWT from `/auth/login`.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+use serde_json::Value;
+
+use super::openapi;
+
+fn document() -> Value {
+    serde_json::to_value(openapi()).unwrap()
+}
+
+#[test]
+fn every_implemented_route_of_api_md_is_documented() {
+    let doc = document();
+    let expected = [
+        ("/auth/register", &["post"][..]),
+        ("/auth/login", &["post"]),
+        ("/auth/me", &["get"]),
+        ("/users", &["get"]),
+        ("/users/username/{username}", &["get"]),
+        ("/users/{user_id}", &["get", "put", "delete"]),
+        ("/jobs", &["get", "post"]),
+        ("/jobs/{id}", &["get", "put", "delete"]),
+        ("/jobs/{id}/cancel", &["post"]),
+        ("/jobs/{id}/retry", &["post"]),
+        ("/jobs/{id}/file", &["get"]),
+        ("/jobs/{id}/zip-contents", &["get"]),
+        ("/jobs/{id}/zip-info", &["get"]),
+        ("/jobs/{id}/results", &["get"]),
+        ("/jobs/{id}/results.xlsx", &["get"]),
+        ("/health", &["get"]),
+        ("/ready", &["get"]),
+        ("/openapi.json", &["get"]),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in expected {
+        let item = paths
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is not documented"));
+        for method in methods {
+            assert!(
+                item.get(*method).is_some(),
+                "{method} {path} is not documented"
+            );
+        }
+    }
+    assert_eq!(
+        paths.len(),
+        expected.len(),
+        "undocumented extras: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn protected_routes_require_the_bearer_scheme_and_public_ones_do_not() {
+    let doc = document();
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let public = [
+        "/auth/register",
+        "/auth/login",
+        "/health",
+        "/ready",
+        "/openapi.json",
+    ];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let secured = operation.get("security").is_some();
+            assert_eq!(secured, !public.contains(&path.as_str()), "{method} {path}");
+        }
+    }
+}
+
+#[test]
+fn path_parameters_and_schemas_are_described() {
+    let doc = document();
+    let get_job = &doc["paths"]["/jobs/{id}"]["get"];
+    let params = get_job["parameters"].as_array().unwrap();
+    assert!(
+        params
+            .iter()
+            .any(|p| p["name"] == "id" && p["in"] == "path"),
+        "{params:?}"
+    );
+    let list = &doc["paths"]["/jobs"]["get"]["parameters"];
+    for name in ["skip", "limit", "status", "all"] {
+        assert!(
+            list.as_array().unwrap().iter().any(|p| p["name"] == name),
+            "{name} missing: {list}"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "Job",
+        "User",
+        "ErrorBody",
+        "ZipContents",
+        "ZipInfo",
+        "JobResults",
+        "Report",
+        "JobUpload",
+    ] {
+        assert!(
+            schemas.contains_key(name),
+            "schema {name} missing: {:?}",
+            schemas.keys().collect::<Vec<_>>()
+        );
+    }
+    let job_keys: Vec<&str> = schemas["Job"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(job_keys.first(), Some(&"id"));
+    assert_eq!(job_keys.last(), Some(&"sha256"));
+    assert!(
+        doc["info"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("/api")
+    );
+}

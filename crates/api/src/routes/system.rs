@@ -1,0 +1,103 @@
+//! Liveness, readiness, the OpenAPI document and its Swagger UI.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use triage_app::App;
+use triage_domain::DomainResult;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use super::resource;
+use crate::dto::system::{Check, HealthResponse, ReadyChecks, ReadyResponse};
+use crate::openapi::openapi;
+
+/// How long one readiness probe may take before its dependency counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    let doc = web::Data::new(openapi());
+    cfg.service(resource("/health", "GET").route(web::get().to(health)))
+        .service(resource("/ready", "GET").route(web::get().to(ready)))
+        .service(
+            resource("/openapi.json", "GET")
+                .app_data(doc)
+                .route(web::get().to(openapi_json)),
+        )
+        .service(resource("/docs", "GET").route(web::get().to(docs_redirect)))
+        // A relative document URL works at /docs/ and at /api/docs/, whether or not a proxy
+        // strips the /api prefix.
+        .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["../openapi.json"])));
+}
+
+/// Liveness: answers without touching any dependency.
+#[utoipa::path(
+    get, path = "/health", tag = "system",
+    responses((status = 200, description = "The process is up", body = HealthResponse))
+)]
+pub(crate) async fn health() -> web::Json<HealthResponse> {
+    web::Json(HealthResponse {
+        status: "healthy",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Readiness: one cheap round trip to the database and to the object store, 2 s each.
+#[utoipa::path(
+    get, path = "/ready", tag = "system",
+    responses(
+        (status = 200, description = "Every dependency answered", body = ReadyResponse),
+        (status = 503, description = "A dependency is down (`status`: `unavailable`)", body = ReadyResponse),
+    )
+)]
+pub(crate) async fn ready(app: web::Data<App>) -> HttpResponse {
+    let ports = app.ports();
+    let (database, blobs) = futures_util::join!(
+        probe("database", ports.jobs.ping()),
+        probe("blobs", ports.blobs.ping())
+    );
+    let ok = database.ok && blobs.ok;
+    let body = ReadyResponse {
+        status: if ok { "ok" } else { "unavailable" },
+        checks: ReadyChecks { database, blobs },
+    };
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn probe(name: &'static str, ping: impl Future<Output = DomainResult<()>>) -> Check {
+    let started = Instant::now();
+    let ok = match tokio::time::timeout(PROBE_TIMEOUT, ping).await {
+        Ok(Ok(())) => true,
+        Ok(Err(err)) => {
+            tracing::warn!(dependency = name, error = %err, "readiness probe failed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(dependency = name, "readiness probe timed out");
+            false
+        }
+    };
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Check { ok, latency_ms }
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"))
+)]
+pub(crate) async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
+    HttpResponse::Ok().json(doc.get_ref())
+}
+
+/// `/docs` → `/docs/` (relative, so `/api/docs` → `/api/docs/` behind any proxy).
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "docs/"))
+        .finish()
+}
