@@ -1,1 +1,119 @@
-//! The triage binary: configuration, adapter selection, subcommands
+//! The `triage` server as a library: configuration, the composition root that picks adapters,
+//! and the HTTP server. `main.rs` is a thin CLI over it; tests start it in-process.
+//!
+//! This is the only crate that sees every adapter crate and the api crate at once.
+
+pub mod config;
+mod error;
+pub mod telemetry;
+pub mod wiring;
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{HttpServer, web};
+
+pub use config::Config;
+pub use error::ServerError;
+
+/// A running HTTP server.
+pub struct Server {
+    addr: SocketAddr,
+    app: triage_app::App,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Builds the application from `config` and starts serving on `config.server.bind` (port 0
+    /// picks a free port; see [`Server::addr`]).
+    ///
+    /// # Errors
+    /// Whatever building the application or binding the socket reports.
+    pub async fn start(config: &Config) -> Result<Self, ServerError> {
+        let app = wiring::build_app(config).await?;
+        let listener = TcpListener::bind(&config.server.bind)?;
+        Self::serve(app, listener, config.server.workers)
+    }
+
+    /// Serves an already built application on `listener`.
+    ///
+    /// # Errors
+    /// `Io` if the listener cannot be used.
+    pub fn serve(
+        app: triage_app::App,
+        listener: TcpListener,
+        workers: usize,
+    ) -> Result<Self, ServerError> {
+        let addr = listener.local_addr()?;
+        let data = web::Data::new(app.clone());
+        let mut server = HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(data.clone())
+                .configure(triage_api::configure)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(30);
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        let server = server.run();
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        Ok(Self {
+            addr,
+            app,
+            handle,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn app(&self) -> &triage_app::App {
+        &self.app
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to the shutdown timeout), and
+    /// waits for the server to end.
+    pub async fn stop(self, graceful: bool) {
+        self.handle.stop(graceful).await;
+        let _ = tokio::time::timeout(Duration::from_secs(35), self.task).await;
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then stops gracefully.
+    ///
+    /// # Errors
+    /// `Io` if the server fails.
+    pub async fn run_until_signal(self) -> Result<(), ServerError> {
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            handle.stop(true).await;
+        });
+        match self.task.await {
+            Ok(result) => Ok(result?),
+            Err(err) => Err(ServerError::Io(std::io::Error::other(err))),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,1 +1,102 @@
-fn main() {}
+//! `triage`: the server and its operator commands.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use triage_app::Registration;
+use triage_domain::Role;
+use triage_server::{Config, Server, ServerError, telemetry, wiring};
+
+#[derive(Parser)]
+#[command(name = "triage", version, about = "AI triage of chest CT studies")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input (one line), never from arguments.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        full_name: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_process_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("triage: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log);
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "triage stopped");
+            eprintln!("triage: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), ServerError> {
+    match command {
+        Command::Serve => {
+            let server = Server::start(&config).await?;
+            tracing::info!(addr = %server.addr(), env = %config.env, "triage is listening");
+            server.run_until_signal().await
+        }
+        Command::Migrate => {
+            wiring::migrate(&config).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            username,
+            admin,
+            email,
+            full_name,
+        }) => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let app = wiring::build_app(&config).await?;
+            let role = if admin { Role::Admin } else { Role::User };
+            let user = app
+                .create_user(
+                    Registration {
+                        username,
+                        password,
+                        email,
+                        full_name,
+                    },
+                    role,
+                )
+                .await?;
+            println!("created {} {} ({})", user.role, user.username, user.id);
+            Ok(())
+        }
+    }
+}
