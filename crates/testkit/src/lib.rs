@@ -6,4 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod app;
 pub mod contract;
+pub mod pg;
+pub mod zips;
+
+pub use app::{Actor, TestApp, fixture, fixtures_dir, ok_json};

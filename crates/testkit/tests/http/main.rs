@@ -1,0 +1,10 @@
+//! The HTTP acceptance suite: the real server in-process on a free port, driven over real
+//! HTTP with reqwest. One binary, one module per concern.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod authz;
+mod bad_uploads;
+mod jobs_flow;
+mod system;
