@@ -3,6 +3,8 @@
 //! order.
 
 pub(crate) mod auth;
+pub(crate) mod files;
+pub(crate) mod internal;
 pub(crate) mod inventory;
 pub(crate) mod jobs;
 pub(crate) mod report;

@@ -4,11 +4,38 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, FieldErrorBody};
-use crate::routes::{auth, jobs, system, users};
+use crate::routes::{auth, files, internal, jobs, system, users};
 
 /// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// The document the docs page shows: without the `internal` routes, which only the analysis
+/// service calls.
+pub fn public_openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = openapi();
+    doc.paths.paths.retain(|_, item| {
+        let operations = [
+            &item.get,
+            &item.put,
+            &item.post,
+            &item.delete,
+            &item.options,
+            &item.head,
+            &item.patch,
+            &item.trace,
+        ];
+        !operations.into_iter().flatten().any(|op| {
+            op.tags
+                .as_ref()
+                .is_some_and(|tags| tags.iter().any(|t| t == "internal"))
+        })
+    });
+    if let Some(tags) = doc.tags.as_mut() {
+        tags.retain(|tag| tag.name != "internal");
+    }
+    doc
 }
 
 #[derive(OpenApi)]
@@ -46,9 +73,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         jobs::zip_info,
         jobs::results,
         jobs::download::download_report,
+        files::upload_file,
+        files::list_files,
+        files::download_file,
+        files::delete_file,
+        files::file_url,
+        files::download_signed,
         system::health,
         system::ready,
         system::openapi_json,
+        internal::complete_job,
     ),
     components(schemas(ErrorBody, FieldErrorBody)),
     modifiers(&BearerScheme),
@@ -56,7 +90,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "User administration: admins see everyone, users themselves"),
         (name = "jobs", description = "Uploads, their analysis and its results"),
+        (name = "files", description = "A per-user object area: upload, list, download, delete, share by URL"),
         (name = "system", description = "Health, readiness and this document"),
+        (name = "internal", description = "Called by the analysis service with its own token; not for clients"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +111,10 @@ impl Modify for BearerScheme {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "ml_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
 }

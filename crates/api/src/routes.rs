@@ -2,9 +2,12 @@
 //! module's [`configure`] is applied twice, at the root and under `/api`.
 
 pub(crate) mod auth;
+pub(crate) mod files;
+pub(crate) mod internal;
 pub(crate) mod jobs;
 pub(crate) mod system;
 pub(crate) mod users;
+pub(crate) mod ws;
 
 use actix_web::{HttpRequest, Resource, web};
 
@@ -14,7 +17,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(system::configure)
         .configure(auth::configure)
         .configure(users::configure)
-        .configure(jobs::configure);
+        .configure(jobs::configure)
+        .configure(files::configure)
+        .configure(internal::configure)
+        .configure(ws::configure);
 }
 
 /// A resource whose other methods answer a JSON 405 listing `allow`.

@@ -63,7 +63,17 @@ async fn openapi_and_swagger_ui_are_served_in_both_places() {
         .await;
         assert_eq!(res.status(), StatusCode::OK);
         let script = String::from_utf8(read_body(res).await.to_vec()).unwrap();
-        assert!(script.contains("../openapi.json"), "{script}");
+        assert!(script.contains("\"openapi.json\""), "{script}");
+
+        // The docs page shows the public document: no internal routes.
+        let res = call(Method::GET, &format!("{prefix}/docs/openapi.json"), None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let shown = json(res).await;
+        assert!(shown["paths"]["/jobs/{id}"].is_object(), "{prefix}");
+        assert!(
+            shown["paths"]["/internal/jobs/{id}/completion"].is_null(),
+            "{prefix}"
+        );
     }
 }
 

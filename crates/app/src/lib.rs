@@ -1,5 +1,6 @@
 //! The use cases of triage: accounts, users and jobs (upload, list, edit, cancel, retry,
-//! delete, downloads, inventory, results). Every use case takes the [`Caller`] and checks what
+//! delete, downloads, inventory, results), and the jobs' way through the analysis (dispatch,
+//! completion). Every use case takes the [`Caller`] and checks what
 //! they may do; someone else's job answers "not found", never "forbidden".
 //!
 //! It depends on the domain and its ports (never on an adapter crate), on the pure `archive`
@@ -9,21 +10,29 @@
 mod accounts;
 pub mod auth;
 mod error;
+mod files;
 mod jobs;
+mod ml;
 mod range;
 mod settings;
+mod watch;
+mod ws_settings;
 
 use std::sync::Arc;
 
 use triage_domain::Clock;
-use triage_domain::ports::{BlobStore, JobEvents, JobStore, UserStore};
+use triage_domain::ports::{BlobStore, Inference, JobEvents, JobStore, UserStore};
 
 pub use accounts::{LoginOutcome, Registration, UserUpdate};
 pub use auth::Caller;
 pub use error::{AppError, AppResult, FieldError};
+pub use files::{FileUrl, MAX_URL_SECS, MIN_URL_SECS, StoredFile};
 pub use jobs::{Download, JobForm, JobPatch, JobResults, UploadSpool};
+pub use ml::{CallbackToken, DispatchBatch, DispatchReport, MlSettings};
 pub use range::RangeRequest;
 pub use settings::{AcceptPolicy, AuthSettings, JobDefaults, Settings, UploadSettings};
+pub use watch::{JobFrame, JobNews, JobStatusView, JobWatch, JobsWatch, WatchStep, Watcher};
+pub use ws_settings::WsSettings;
 
 use auth::{Passwords, Tokens};
 
@@ -34,6 +43,7 @@ pub struct Ports {
     pub jobs: Arc<dyn JobStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub events: Arc<dyn JobEvents>,
+    pub inference: Arc<dyn Inference>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -48,6 +58,7 @@ struct Inner {
     settings: Settings,
     passwords: Passwords,
     tokens: Tokens,
+    hub: watch::Hub,
 }
 
 impl App {
@@ -56,12 +67,14 @@ impl App {
     pub fn new(ports: Ports, settings: Settings) -> AppResult<Self> {
         let tokens = Tokens::new(settings.auth.jwt_secret.as_bytes(), settings.auth.token_ttl)?;
         let passwords = Passwords::new()?;
+        let hub = watch::Hub::new(ports.jobs.clone(), ports.events.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 ports,
                 settings,
                 passwords,
                 tokens,
+                hub,
             }),
         })
     }

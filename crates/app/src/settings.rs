@@ -7,6 +7,8 @@ use std::time::Duration;
 
 pub use triage_archive::Limits;
 
+pub use crate::ml::MlSettings;
+
 /// Token settings.
 #[derive(Clone)]
 pub struct AuthSettings {
@@ -70,4 +72,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub uploads: UploadSettings,
     pub jobs: JobDefaults,
+    pub ml: MlSettings,
+    /// Live job updates (WebSocket watchers).
+    pub ws: crate::WsSettings,
 }

@@ -18,6 +18,12 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 /// Environment names the old system used, and the keys they set.
 pub const LEGACY_ENV: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
+    ("MINIO_ENDPOINT", "blobs.endpoint"),
+    ("MINIO_ACCESS_KEY", "blobs.access_key"),
+    ("MINIO_SECRET_KEY", "blobs.secret_key"),
+    ("MINIO_BUCKET", "blobs.bucket"),
+    ("ML_SERVICE_URL", "ml.url"),
+    ("ML_SERVICE_TOKEN", "ml.token"),
     ("ML_DEFAULT_PROFILE", "ml.default_profile"),
     ("ML_DECISION_THRESHOLD", "ml.decision_threshold"),
 ];
@@ -32,6 +38,7 @@ pub struct Config {
     pub uploads: UploadsConfig,
     pub auth: AuthConfig,
     pub ml: MlConfig,
+    pub ws: WsConfig,
     pub log: LogConfig,
     /// Which `config/{env}.toml` was layered in (from `TRIAGE_ENV`, not from the files).
     #[serde(skip)]
@@ -67,10 +74,63 @@ impl fmt::Debug for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackend {
+    /// S3 when `endpoint` is set, else the local disk.
+    Auto,
+    Fs,
+    S3,
+}
+
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlobsConfig {
+    pub backend: BlobBackend,
     pub dir: String,
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub create_bucket: bool,
+    pub timeout_secs: u64,
+    pub part_size: usize,
+}
+
+impl BlobsConfig {
+    pub fn uses_s3(&self) -> bool {
+        match self.backend {
+            BlobBackend::Auto => !self.endpoint.trim().is_empty(),
+            BlobBackend::Fs => false,
+            BlobBackend::S3 => true,
+        }
+    }
+}
+
+impl fmt::Debug for BlobsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobsConfig")
+            .field("backend", &self.backend)
+            .field("dir", &self.dir)
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key", &self.access_key)
+            .field("secret_key", &redacted(&self.secret_key))
+            .field("create_bucket", &self.create_bucket)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("part_size", &self.part_size)
+            .finish()
+    }
+}
+
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        "<unset>"
+    } else {
+        "<redacted>"
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -114,11 +174,56 @@ impl fmt::Debug for AuthConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MlConfig {
+    pub url: String,
+    pub token: String,
     pub default_profile: String,
     pub decision_threshold: f64,
+    pub max_in_flight: u32,
+    pub request_timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub processing_timeout_secs: u64,
+    pub dispatch_deadline_secs: u64,
+    pub max_attempts: u32,
+    pub max_report_bytes: u64,
+    pub callback_url: String,
+    pub dispatch: bool,
+    pub poll_interval_ms: u64,
+    pub worker_id: String,
+    pub engine_threads: usize,
+}
+
+impl fmt::Debug for MlConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MlConfig")
+            .field("url", &self.url)
+            .field("token", &redacted(&self.token))
+            .field("default_profile", &self.default_profile)
+            .field("decision_threshold", &self.decision_threshold)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("processing_timeout_secs", &self.processing_timeout_secs)
+            .field("dispatch_deadline_secs", &self.dispatch_deadline_secs)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_report_bytes", &self.max_report_bytes)
+            .field("callback_url", &self.callback_url)
+            .field("dispatch", &self.dispatch)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("worker_id", &self.worker_id)
+            .field("engine_threads", &self.engine_threads)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WsConfig {
+    pub ping_interval_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub anonymous_status_frames: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -213,6 +318,28 @@ impl Config {
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return fail("auth.jwt_secret must be at least 32 bytes");
+        }
+        if !self.ml.url.trim().is_empty() && self.ml.token.is_empty() {
+            return fail(
+                "ml.url needs ml.token (ML_SERVICE_TOKEN): the completion callback always requires it",
+            );
+        }
+        if self.ml.max_in_flight == 0 || self.ml.max_attempts == 0 || self.ml.poll_interval_ms == 0
+        {
+            return fail(
+                "ml.max_in_flight, ml.max_attempts and ml.poll_interval_ms must be positive",
+            );
+        }
+        if self.blobs.uses_s3() && self.blobs.endpoint.trim().is_empty() {
+            return fail("blobs.backend = \"s3\" needs blobs.endpoint (MINIO_ENDPOINT)");
+        }
+        if self.ws.ping_interval_secs == 0
+            || self.ws.idle_timeout_secs <= self.ws.ping_interval_secs
+        {
+            return fail("ws.ping_interval_secs must be positive and below ws.idle_timeout_secs");
+        }
+        if self.blobs.part_size < 5 << 20 {
+            return fail("blobs.part_size must be at least 5 MiB (an S3 rule)");
         }
         if self.is_production() && self.auth.jwt_secret.is_empty() {
             return fail("production needs auth.jwt_secret (TRIAGE__AUTH__JWT_SECRET), 32+ bytes");

@@ -4,6 +4,7 @@
 //! This is the only crate that sees every adapter crate and the api crate at once.
 
 pub mod config;
+pub mod dispatcher;
 mod error;
 pub mod telemetry;
 pub mod wiring;
@@ -15,14 +16,16 @@ use actix_web::dev::ServerHandle;
 use actix_web::{HttpServer, web};
 
 pub use config::Config;
+pub use dispatcher::Dispatcher;
 pub use error::ServerError;
 
-/// A running HTTP server.
+/// A running HTTP server, with its dispatch loop unless config turned that off.
 pub struct Server {
     addr: SocketAddr,
     app: triage_app::App,
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    dispatcher: Option<Dispatcher>,
 }
 
 impl Server {
@@ -32,9 +35,31 @@ impl Server {
     /// # Errors
     /// Whatever building the application or binding the socket reports.
     pub async fn start(config: &Config) -> Result<Self, ServerError> {
-        let app = wiring::build_app(config).await?;
+        Self::start_with_clock(config, std::sync::Arc::new(triage_domain::SystemClock)).await
+    }
+
+    /// [`Server::start`] on another clock (tests move time instead of sleeping).
+    ///
+    /// # Errors
+    /// As [`Server::start`].
+    pub async fn start_with_clock(
+        config: &Config,
+        clock: std::sync::Arc<dyn triage_domain::Clock>,
+    ) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(&config.server.bind)?;
-        Self::serve(app, listener, config.server.workers)
+        let addr = listener.local_addr()?;
+        let app = wiring::build_app_with_clock(config, Some(addr), clock).await?;
+        let mut server = Self::serve(app, listener, config.server.workers)?;
+        if config.ml.dispatch {
+            let worker = if config.ml.worker_id.is_empty() {
+                dispatcher::default_worker_id(&addr.port().to_string())
+            } else {
+                config.ml.worker_id.clone()
+            };
+            let poll = Duration::from_millis(config.ml.poll_interval_ms);
+            server.dispatcher = Some(Dispatcher::spawn(server.app.clone(), worker, poll));
+        }
+        Ok(server)
     }
 
     /// Serves an already built application on `listener`.
@@ -67,6 +92,7 @@ impl Server {
             app,
             handle,
             task,
+            dispatcher: None,
         })
     }
 
@@ -81,6 +107,11 @@ impl Server {
     /// Stops accepting, lets requests in flight finish (up to the shutdown timeout), and
     /// waits for the server to end.
     pub async fn stop(self, graceful: bool) {
+        if let Some(dispatcher) = self.dispatcher {
+            dispatcher.stop().await;
+        }
+        // Open WebSockets would hold a graceful stop for the whole shutdown timeout.
+        self.app.close_watchers();
         self.handle.stop(graceful).await;
         let _ = tokio::time::timeout(Duration::from_secs(35), self.task).await;
     }
@@ -91,9 +122,16 @@ impl Server {
     /// `Io` if the server fails.
     pub async fn run_until_signal(self) -> Result<(), ServerError> {
         let handle = self.handle.clone();
+        let dispatcher = self.dispatcher;
+        let app = self.app.clone();
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
+            // Stop handing out work first; its leases go back to the queue for other replicas.
+            if let Some(dispatcher) = dispatcher {
+                dispatcher.stop().await;
+            }
+            app.close_watchers();
             handle.stop(true).await;
         });
         match self.task.await {
@@ -103,7 +141,8 @@ impl Server {
     }
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

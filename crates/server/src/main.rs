@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve,
+    /// Only dispatch jobs to the analysis (no HTTP): scale dispatching apart from the API.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage users.
@@ -68,6 +70,20 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
             tracing::info!(addr = %server.addr(), env = %config.env, "triage is listening");
             server.run_until_signal().await
         }
+        Command::Worker => {
+            let app = wiring::build_app(&config, None).await?;
+            let worker = if config.ml.worker_id.is_empty() {
+                triage_server::dispatcher::default_worker_id("worker")
+            } else {
+                config.ml.worker_id.clone()
+            };
+            let poll = std::time::Duration::from_millis(config.ml.poll_interval_ms);
+            tracing::info!(worker, "triage worker is dispatching");
+            let dispatcher = triage_server::Dispatcher::spawn(app, worker, poll);
+            triage_server::shutdown_signal().await;
+            dispatcher.stop().await;
+            Ok(())
+        }
         Command::Migrate => {
             wiring::migrate(&config).await?;
             tracing::info!("migrations applied");
@@ -82,7 +98,7 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
-            let app = wiring::build_app(&config).await?;
+            let app = wiring::build_app(&config, None).await?;
             let role = if admin { Role::Admin } else { Role::User };
             let user = app
                 .create_user(

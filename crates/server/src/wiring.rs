@@ -2,16 +2,23 @@
 //! into the ports and the application.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use triage_app::{AcceptPolicy, App, AuthSettings, JobDefaults, Ports, Settings, UploadSettings};
+use triage_app::{
+    AcceptPolicy, App, AuthSettings, JobDefaults, MlSettings, Ports, Settings, UploadSettings,
+    WsSettings,
+};
 use triage_archive::Limits;
 use triage_blob_fs::FsBlobStore;
-use triage_domain::SystemClock;
-use triage_domain::ports::{JobStore, UserStore};
+use triage_blob_s3::{S3BlobStore, S3Options};
+use triage_domain::ports::{BlobStore, Inference, JobStore, UserStore};
+use triage_domain::{Clock, SystemClock};
 use triage_events::BroadcastEvents;
+use triage_events_pg::PgJobEvents;
+use triage_ml_http::{HttpInference, HttpInferenceOptions};
 use triage_store_diesel::{PgStore, PoolOptions, SqliteStore};
 
 use crate::config::{Accept, Config};
@@ -126,11 +133,12 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     options.open(path)?.write_all(contents.as_bytes())
 }
 
-/// What the use cases are configured with.
+/// What the use cases are configured with. `addr` is where this server listens, for the
+/// default callback URL.
 ///
 /// # Errors
 /// `Config` when the JWT secret is missing or unusable.
-pub fn settings(config: &Config) -> Result<Settings, ServerError> {
+pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, ServerError> {
     let uploads = &config.uploads;
     Ok(Settings {
         auth: AuthSettings {
@@ -155,23 +163,145 @@ pub fn settings(config: &Config) -> Result<Settings, ServerError> {
             threshold: config.ml.decision_threshold,
             ..JobDefaults::default()
         },
+        ml: ml_settings(config, addr),
+        ws: WsSettings {
+            ping_interval: Duration::from_secs(config.ws.ping_interval_secs),
+            idle_timeout: Duration::from_secs(config.ws.idle_timeout_secs),
+            anonymous_status_frames: config.ws.anonymous_status_frames,
+        },
     })
+}
+
+fn ml_settings(config: &Config, addr: Option<SocketAddr>) -> MlSettings {
+    let ml = &config.ml;
+    let callback_base = if !ml.callback_url.trim().is_empty() {
+        Some(ml.callback_url.trim().trim_end_matches('/').to_owned())
+    } else {
+        addr.map(|addr| {
+            // A wildcard address is not a destination: the loopback address of its family is.
+            let host = if addr.ip().is_unspecified() {
+                if addr.is_ipv4() {
+                    "127.0.0.1".to_owned()
+                } else {
+                    "[::1]".to_owned()
+                }
+            } else if addr.is_ipv6() {
+                format!("[{}]", addr.ip())
+            } else {
+                addr.ip().to_string()
+            };
+            format!("http://{host}:{}", addr.port())
+        })
+    };
+    let request_timeout = Duration::from_secs(ml.request_timeout_secs);
+    MlSettings {
+        token: ml.token.clone(),
+        max_in_flight: ml.max_in_flight,
+        // Longer than the longest /infer call, so a live dispatcher never loses its job.
+        lease: request_timeout + Duration::from_secs(30),
+        processing_timeout: Duration::from_secs(ml.processing_timeout_secs),
+        dispatch_deadline: Duration::from_secs(ml.dispatch_deadline_secs),
+        max_attempts: ml.max_attempts,
+        max_report_bytes: ml.max_report_bytes,
+        bucket: config.blobs.bucket.clone(),
+        callback_base,
+        ..MlSettings::default()
+    }
+}
+
+async fn blob_store(config: &Config) -> Result<Arc<dyn BlobStore>, ServerError> {
+    let blobs = &config.blobs;
+    if !blobs.uses_s3() {
+        let store = FsBlobStore::open(config.dir_or(&blobs.dir, "blobs")).await?;
+        return Ok(Arc::new(store));
+    }
+    let mut options = S3Options::new(
+        blobs.endpoint.trim(),
+        &blobs.bucket,
+        &blobs.access_key,
+        &blobs.secret_key,
+    );
+    options.region = blobs.region.clone();
+    options.create_bucket = blobs.create_bucket;
+    options.request_timeout = Duration::from_secs(blobs.timeout_secs);
+    options.part_size = blobs.part_size;
+    Ok(Arc::new(S3BlobStore::connect(options).await?))
+}
+
+fn inference(
+    config: &Config,
+    blobs: &Arc<dyn BlobStore>,
+) -> Result<Arc<dyn Inference>, ServerError> {
+    let ml = &config.ml;
+    if ml.url.trim().is_empty() {
+        let threads = if ml.engine_threads == 0 {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        } else {
+            ml.engine_threads
+        };
+        let local = triage_ml_local::LocalInference::new(
+            blobs.clone(),
+            config.dir_or(&config.uploads.tmp_dir, "tmp"),
+            threads,
+        );
+        return Ok(Arc::new(local));
+    }
+    let mut options = HttpInferenceOptions::new(ml.url.trim());
+    options.token = ml.token.clone();
+    options.bucket = config.blobs.bucket.clone();
+    options.request_timeout = Duration::from_secs(ml.request_timeout_secs);
+    options.connect_timeout = Duration::from_secs(ml.connect_timeout_secs);
+    Ok(Arc::new(HttpInference::new(options)?))
+}
+
+/// Job change fan-out: across replicas with PostgreSQL LISTEN/NOTIFY (the store notifies
+/// inside its transactions; one listener connection per process), in-process with SQLite.
+async fn job_events(
+    config: &Config,
+) -> Result<Arc<dyn triage_domain::ports::JobEvents>, ServerError> {
+    match Database::from_config(config)? {
+        Database::Sqlite(_) => Ok(Arc::new(BroadcastEvents::default())),
+        Database::Postgres(url) => {
+            let events = PgJobEvents::start(&url);
+            // Watchers of a replica that just started should not miss changes: wait a moment
+            // for the listener, which otherwise keeps trying in the background.
+            let wait = Duration::from_secs(config.database.timeout_secs);
+            if !events.wait_listening(wait).await {
+                tracing::warn!("not listening for job changes yet; retrying in the background");
+            }
+            Ok(Arc::new(events))
+        }
+    }
 }
 
 /// Builds every adapter and the application.
 ///
 /// # Errors
 /// `Config`, `Storage` (database or blob store unusable), `App`.
-pub async fn build_app(config: &Config) -> Result<App, ServerError> {
-    let settings = settings(config)?;
+pub async fn build_app(config: &Config, addr: Option<SocketAddr>) -> Result<App, ServerError> {
+    build_app_with_clock(config, addr, Arc::new(SystemClock)).await
+}
+
+/// [`build_app`] on another clock (tests move time forward instead of sleeping).
+///
+/// # Errors
+/// As [`build_app`].
+pub async fn build_app_with_clock(
+    config: &Config,
+    addr: Option<SocketAddr>,
+    clock: Arc<dyn Clock>,
+) -> Result<App, ServerError> {
+    let settings = settings(config, addr)?;
     let (users, jobs) = stores(config).await?;
-    let blobs = FsBlobStore::open(config.dir_or(&config.blobs.dir, "blobs")).await?;
+    let blobs = blob_store(config).await?;
+    let inference = inference(config, &blobs)?;
     let ports = Ports {
         users,
         jobs,
-        blobs: Arc::new(blobs),
-        events: Arc::new(BroadcastEvents::default()),
-        clock: Arc::new(SystemClock),
+        blobs,
+        inference,
+        events: job_events(config).await?,
+        clock,
     };
     Ok(App::new(ports, settings)?)
 }

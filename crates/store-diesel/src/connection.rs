@@ -40,12 +40,19 @@ pub trait StoreConnection: PoolableConnection + Send + 'static {
     /// no-op on SQLite, whose IMMEDIATE transaction already excludes every other writer.
     fn lock_admins(&mut self) -> BoxFuture<'_, Result<(), StoreError>>;
 
-    /// Leases up to `limit` claimable entries (available at `now`, unleased or with an
+    /// Inside a write transaction: announces a job change (`payload`, the JSON of a
+    /// `JobChange`) to every replica **when the transaction commits**, and never if it rolls
+    /// back. PostgreSQL: `pg_notify` on the channel the `triage-events-pg` listener listens
+    /// on. SQLite: nothing (one process; the application publishes in-process).
+    fn announce(&mut self, payload: String) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Leases up to `limit` claimable entries of jobs in `status` (available at `now`, unleased or with an
     /// expired lease) to `worker` until `lease_until`, oldest `available_at` first, and
     /// returns them. Concurrent callers never receive the same entry.
     fn claim(
         &mut self,
         worker: String,
+        status: String,
         now: NaiveDateTime,
         lease_until: NaiveDateTime,
         limit: i64,

@@ -9,8 +9,8 @@ use diesel_async::methods::{ExecuteDsl, LoadQuery};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
 use triage_domain::ports::JobStore;
 use triage_domain::{
-    ArchiveInventory, ConflictKind, DomainError, DomainResult, Job, JobFilter, JobId, JobStatus,
-    NewJob, QueueEntry, UserId,
+    ArchiveInventory, ChangeKind, ConflictKind, DomainError, DomainResult, Job, JobChange,
+    JobFilter, JobId, JobStatus, NewJob, QueueEntry, UserId,
 };
 
 use crate::connection::StoreConnection;
@@ -132,6 +132,20 @@ fn rows_to_jobs(rows: Vec<JobRow>) -> Result<Vec<Job>, StoreError> {
     rows.into_iter().map(JobRow::into_domain).collect()
 }
 
+/// The announcement of a change to `job` (see `StoreConnection::announce`): the JSON of a
+/// `JobChange`, well under PostgreSQL's 8000-byte NOTIFY limit.
+fn announcement(job: &Job, kind: ChangeKind) -> Result<String, StoreError> {
+    let change = JobChange {
+        job_id: job.id,
+        owner_id: job.owner_id,
+        kind,
+        status: job.status,
+        version: job.version,
+    };
+    serde_json::to_string(&change)
+        .map_err(|err| StoreError::Corrupt(format!("job change announcement: {err}")))
+}
+
 #[async_trait]
 impl<C> JobStore for DieselStore<C>
 where
@@ -163,20 +177,22 @@ where
                 .map(|inv| InventoryRow::new(job.id, inv))
                 .transpose()?;
             let entry = QueueRow::new(job.id, job.created_at);
+            let created = row.clone().into_domain()?;
+            let announced = announcement(&created, ChangeKind::Created)?;
             let mut conn = pool.get().await?;
-            let inserted = row.clone();
             conn.write_transaction(move |c| {
                 Box::pin(async move {
-                    insert_job(inserted).execute(c).await?;
+                    insert_job(row).execute(c).await?;
                     if let Some(inventory) = inventory {
                         insert_inventory(inventory).execute(c).await?;
                     }
                     insert_queue_entry(entry).execute(c).await?;
+                    c.announce(announced).await?;
                     Ok(())
                 })
             })
             .await?;
-            row.into_domain()
+            Ok(created)
         })
         .await
     }
@@ -257,7 +273,7 @@ where
         let changes = JobChangeset::new(job)?;
         detached(None, async move {
             let mut conn = pool.get().await?;
-            let row = conn
+            let job = conn
                 .write_transaction(move |c| {
                     Box::pin(async move {
                         // Writing first takes the row lock (PostgreSQL) or the write lock
@@ -284,11 +300,13 @@ where
                         } else if let Some(entry) = requeue {
                             c.insert_queue_entry_if_missing(entry).await?;
                         }
-                        Ok(row)
+                        let job = row.into_domain()?;
+                        c.announce(announcement(&job, ChangeKind::Updated)?).await?;
+                        Ok(job)
                     })
                 })
                 .await?;
-            row.into_domain()
+            Ok(job)
         })
         .await
     }
@@ -297,11 +315,21 @@ where
         let pool = self.pool.clone();
         detached(None, async move {
             let mut conn = pool.get().await?;
-            let row = delete_job(id.to_string())
-                .get_result::<JobRow>(&mut *conn)
-                .await
-                .optional()?;
-            row.map(JobRow::into_domain).transpose()
+            conn.write_transaction(move |c| {
+                Box::pin(async move {
+                    let row = delete_job(id.to_string())
+                        .get_result::<JobRow>(c)
+                        .await
+                        .optional()?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let job = row.into_domain()?;
+                    c.announce(announcement(&job, ChangeKind::Deleted)?).await?;
+                    Ok(Some(job))
+                })
+            })
+            .await
         })
         .await
     }
@@ -339,11 +367,12 @@ where
     async fn claim(
         &self,
         worker: &str,
+        status: JobStatus,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> DomainResult<Vec<(Job, QueueEntry)>> {
-        DispatchQueue::claim(self, worker, now, lease_until, limit).await
+        DispatchQueue::claim(self, worker, status, now, lease_until, limit).await
     }
 
     async fn release(&self, id: JobId, worker: &str) -> DomainResult<bool> {

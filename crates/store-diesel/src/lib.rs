@@ -34,7 +34,7 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConnection};
 use triage_domain::{DomainError, DomainResult};
 
-pub use pg::{PgStore, migrate_postgres};
+pub use pg::{JOB_CHANGES_CHANNEL, PgStore, migrate_postgres};
 pub use sqlite::SqliteStore;
 
 use crate::error::{StoreError, map_error};

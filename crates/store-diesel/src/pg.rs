@@ -28,6 +28,9 @@ const MIGRATION_LOCK: i64 = 0x7472_6961_6765_0002;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The NOTIFY channel of job changes; `triage-events-pg` listens on the same name.
+pub const JOB_CHANGES_CHANNEL: &str = "triage_job_changes";
+
 /// Leases the oldest claimable entries in one statement. `SKIP LOCKED` makes concurrent
 /// claimers (other replicas) pass over rows another claim is leasing right now instead of
 /// waiting for them or leasing them twice; rows changed by a claim that committed meanwhile
@@ -37,6 +40,7 @@ const CLAIM: &str = "\
     WHERE job_id IN ( \
         SELECT job_id FROM job_queue \
         WHERE available_at <= $3 AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+          AND job_id IN (SELECT id FROM jobs WHERE status = $5) \
         ORDER BY available_at, job_id \
         LIMIT $4 \
         FOR UPDATE SKIP LOCKED) \
@@ -169,9 +173,22 @@ impl StoreConnection for AsyncPgConnection {
         })
     }
 
+    fn announce(&mut self, payload: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        // Delivered at commit, in commit order; dropped on rollback.
+        Box::pin(async move {
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(JOB_CHANGES_CHANNEL)
+                .bind::<Text, _>(payload)
+                .execute(self)
+                .await?;
+            Ok(())
+        })
+    }
+
     fn claim(
         &mut self,
         worker: String,
+        status: String,
         now: NaiveDateTime,
         lease_until: NaiveDateTime,
         limit: i64,
@@ -182,6 +199,7 @@ impl StoreConnection for AsyncPgConnection {
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(limit)
+                .bind::<Text, _>(status)
                 .load::<QueueRow>(self)
                 .await?;
             Ok(leased)

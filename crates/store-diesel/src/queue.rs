@@ -90,6 +90,7 @@ pub trait DispatchQueue {
     async fn claim(
         &self,
         worker: &str,
+        status: JobStatus,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
@@ -139,6 +140,7 @@ where
     async fn claim(
         &self,
         worker: &str,
+        status: JobStatus,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,
@@ -154,7 +156,8 @@ where
             // Batches are capped so that `IN (…)` lists stay far below SQLite's bound-parameter
             // limit and the job lookup below stays one modest query.
             let limit = i64::from(limit.min(MAX_CLAIM));
-            let mut entries = conn.claim(worker, now, lease_until, limit).await?;
+            let status = status.as_str().to_owned();
+            let mut entries = conn.claim(worker, status, now, lease_until, limit).await?;
             if entries.is_empty() {
                 return Ok(Vec::new());
             }

@@ -21,7 +21,7 @@ use crate::connection::{BoxFuture, StoreConnection};
 use crate::error::StoreError;
 use crate::models::QueueRow;
 use crate::queue::{insert_queue_entry_if_missing, upsert_queue_entry};
-use crate::schema::job_queue;
+use crate::schema::{job_queue, jobs};
 use crate::{DieselStore, PoolOptions, build_pool, detached};
 
 /// The store on a SQLite file: the embedded default.
@@ -129,9 +129,15 @@ impl StoreConnection for Sqlite {
         Box::pin(async { Ok(()) })
     }
 
+    fn announce(&mut self, _payload: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        // One process: the application publishes through its in-process fan-out.
+        Box::pin(async { Ok(()) })
+    }
+
     fn claim(
         &mut self,
         worker: String,
+        status: String,
         now: NaiveDateTime,
         lease_until: NaiveDateTime,
         limit: i64,
@@ -141,7 +147,9 @@ impl StoreConnection for Sqlite {
         // SQLITE_BUSY_SNAPSHOT, as a deferred transaction that read first could).
         Box::pin(self.immediate_transaction(async move |c| {
             use job_queue::dsl as q;
+            let in_status = jobs::table.filter(jobs::status.eq(status)).select(jobs::id);
             let ids: Vec<String> = q::job_queue
+                .filter(q::job_id.eq_any(in_status))
                 .filter(q::available_at.le(now))
                 .filter(
                     q::lease_expires_at

@@ -2,6 +2,7 @@
 //! reqwest client and helpers that read like the API's users: register, log in, upload.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, Response};
@@ -10,6 +11,8 @@ use tempfile::TempDir;
 use triage_app::{App, Registration};
 use triage_domain::Role;
 use triage_server::{Config, Server};
+
+use crate::clock::TestClock;
 
 /// A user of the running server.
 #[derive(Debug, Clone)]
@@ -31,6 +34,8 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub config: Config,
+    /// The server's clock: `clock.advance(..)` moves time for backoff, leases and timeouts.
+    pub clock: Arc<TestClock>,
     server: Option<Server>,
     _data: TempDir,
 }
@@ -49,14 +54,20 @@ impl TestApp {
         config.server.bind = "127.0.0.1:0".into();
         config.server.workers = 2;
         config.auth.jwt_secret = format!("test-secret-{}", uuid::Uuid::new_v4());
+        // Tests drive dispatching step by step (`dispatch`) unless they turn the loop on.
+        config.ml.dispatch = false;
         tweak(&mut config);
-        let server = Server::start(&config).await.expect("server starts");
+        let clock = Arc::new(TestClock::default());
+        let server = Server::start_with_clock(&config, clock.clone())
+            .await
+            .expect("server starts");
         let base = format!("http://{}", server.addr());
         let client = Client::builder().no_proxy().build().expect("http client");
         Self {
             base,
             client,
             config,
+            clock,
             server: Some(server),
             _data: data,
         }
@@ -64,6 +75,14 @@ impl TestApp {
 
     pub fn app(&self) -> &App {
         self.server.as_ref().expect("running").app()
+    }
+
+    /// One dispatch step, as the loop would run it.
+    pub async fn dispatch(&self) -> triage_app::DispatchReport {
+        self.app()
+            .dispatch_step("test-worker")
+            .await
+            .expect("dispatch step")
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -7,8 +7,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+pub mod clock;
 pub mod contract;
+pub mod ml_app;
+pub mod ml_server;
 pub mod pg;
+pub mod s3;
 pub mod zips;
 
 pub use app::{Actor, TestApp, fixture, fixtures_dir, ok_json};
+pub use clock::TestClock;
+pub use ml_app::MlTestApp;

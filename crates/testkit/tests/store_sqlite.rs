@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use triage_domain::ports::{JobStore, UserStore};
-use triage_domain::{DomainError, Role};
+use triage_domain::{DomainError, JobStatus, Role};
 use triage_store_diesel::{PoolOptions, SqliteStore};
 use triage_testkit::contract::jobs::new_job;
 use triage_testkit::contract::users::{Stores, at, new_user};
@@ -59,7 +59,10 @@ async fn works_on_a_current_thread_runtime() {
         .await
         .unwrap();
     let job = jobs.create(new_job(owner.id, at(1))).await.unwrap();
-    let claimed = jobs.claim("w", at(2), at(3), 5).await.unwrap();
+    let claimed = jobs
+        .claim("w", JobStatus::Queued, at(2), at(3), 5)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].0, job);
     users.delete(owner.id).await.unwrap();

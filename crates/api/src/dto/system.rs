@@ -13,7 +13,8 @@ pub(crate) struct HealthResponse {
     pub version: &'static str,
 }
 
-/// GET /ready: `ok` (200) or `unavailable` (503).
+/// GET /ready: `ok` (200), `degraded` (200: the analysis is down, jobs wait in the queue) or
+/// `unavailable` (503: the database or the object store is down).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Readiness)]
 pub(crate) struct ReadyResponse {
@@ -26,6 +27,7 @@ pub(crate) struct ReadyResponse {
 pub(crate) struct ReadyChecks {
     pub database: Check,
     pub blobs: Check,
+    pub ml: Check,
 }
 
 /// One dependency's answer to a cheap round trip.

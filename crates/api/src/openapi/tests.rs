@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use super::openapi;
+use super::{openapi, public_openapi};
 
 fn document() -> Value {
     serde_json::to_value(openapi()).unwrap()
@@ -28,6 +28,13 @@ fn every_implemented_route_of_api_md_is_documented() {
         ("/health", &["get"]),
         ("/ready", &["get"]),
         ("/openapi.json", &["get"]),
+        ("/internal/jobs/{id}/completion", &["post"]),
+        ("/upload", &["post"]),
+        ("/files", &["get"]),
+        ("/download/{filename}", &["get"]),
+        ("/files/{filename}", &["delete"]),
+        ("/files/{filename}/url", &["get"]),
+        ("/signed/files/{user_id}/{filename}", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in expected {
@@ -62,9 +69,17 @@ fn protected_routes_require_the_bearer_scheme_and_public_ones_do_not() {
         "/health",
         "/ready",
         "/openapi.json",
+        "/signed/files/{user_id}/{filename}",
     ];
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
+            if path.starts_with("/internal/") {
+                assert!(
+                    operation["security"][0].get("ml_token").is_some(),
+                    "{method} {path}"
+                );
+                continue;
+            }
             let secured = operation.get("security").is_some();
             assert_eq!(secured, !public.contains(&path.as_str()), "{method} {path}");
         }
@@ -119,5 +134,18 @@ fn path_parameters_and_schemas_are_described() {
             .as_str()
             .unwrap()
             .contains("/api")
+    );
+}
+
+#[test]
+fn the_docs_page_document_leaves_out_internal_routes() {
+    let public = serde_json::to_value(public_openapi()).unwrap();
+    let paths = public["paths"].as_object().unwrap();
+    assert!(paths.get("/internal/jobs/{id}/completion").is_none());
+    assert!(paths.get("/jobs").is_some());
+    let full = document();
+    assert_eq!(
+        full["paths"]["/internal/jobs/{id}/completion"]["post"]["tags"][0],
+        "internal"
     );
 }

@@ -11,7 +11,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::resource;
 use crate::dto::system::{Check, HealthResponse, ReadyChecks, ReadyResponse};
-use crate::openapi::openapi;
+use crate::openapi::{openapi, public_openapi};
 
 /// How long one readiness probe may take before its dependency counts as down.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -26,9 +26,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(openapi_json)),
         )
         .service(resource("/docs", "GET").route(web::get().to(docs_redirect)))
+        // Registered before the UI's catch-all, so it wins.
+        .service(
+            resource("/docs/openapi.json", "GET")
+                .app_data(web::Data::new(public_openapi()))
+                .route(web::get().to(openapi_json)),
+        )
         // A relative document URL works at /docs/ and at /api/docs/, whether or not a proxy
         // strips the /api prefix.
-        .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["../openapi.json"])));
+        .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["openapi.json"])));
 }
 
 /// Liveness: answers without touching any dependency.
@@ -43,24 +49,47 @@ pub(crate) async fn health() -> web::Json<HealthResponse> {
     })
 }
 
-/// Readiness: one cheap round trip to the database and to the object store, 2 s each.
+/// Readiness: one cheap round trip to the database, the object store and the analysis, 2 s
+/// each. The analysis being down only degrades: jobs wait in the queue.
 #[utoipa::path(
     get, path = "/ready", tag = "system",
     responses(
-        (status = 200, description = "Every dependency answered", body = ReadyResponse),
+        (status = 200, description = "`ok`, or `degraded` when only the analysis is down", body = ReadyResponse),
         (status = 503, description = "A dependency is down (`status`: `unavailable`)", body = ReadyResponse),
     )
 )]
 pub(crate) async fn ready(app: web::Data<App>) -> HttpResponse {
     let ports = app.ports();
-    let (database, blobs) = futures_util::join!(
+    let ml_health = async {
+        let report = ports.inference.health().await?;
+        if report.healthy {
+            Ok(())
+        } else {
+            Err(triage_domain::DomainError::Unavailable {
+                service: "ml",
+                detail: "the service reports itself unhealthy".into(),
+                retry_after_secs: None,
+            })
+        }
+    };
+    let (database, blobs, ml) = futures_util::join!(
         probe("database", ports.jobs.ping()),
-        probe("blobs", ports.blobs.ping())
+        probe("blobs", ports.blobs.ping()),
+        probe("ml", ml_health)
     );
     let ok = database.ok && blobs.ok;
+    let status = match (ok, ml.ok) {
+        (false, _) => "unavailable",
+        (true, false) => "degraded",
+        (true, true) => "ok",
+    };
     let body = ReadyResponse {
-        status: if ok { "ok" } else { "unavailable" },
-        checks: ReadyChecks { database, blobs },
+        status,
+        checks: ReadyChecks {
+            database,
+            blobs,
+            ml,
+        },
     };
     if ok {
         HttpResponse::Ok().json(body)

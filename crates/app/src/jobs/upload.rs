@@ -46,6 +46,15 @@ impl UploadSpool {
     pub fn size(&self) -> u64 {
         self.size
     }
+
+    /// Flushes the spool and hands over its file (deleted when the path is dropped) and size.
+    pub(crate) async fn finish(mut self) -> AppResult<(TempPath, u64)> {
+        self.file
+            .flush()
+            .await
+            .map_err(|err| AppError::internal(format!("spool flush: {err}")))?;
+        Ok((self.path, self.size))
+    }
 }
 
 /// The form fields that come with an upload.

@@ -77,7 +77,7 @@ pub trait JobStore: Send + Sync + 'static {
         restart_clock: bool,
     ) -> DomainResult<()>;
 
-    /// Leases up to `limit` entries that are available at `now` and not leased (or whose
+    /// Leases up to `limit` entries of jobs in `status` that are available at `now` and not leased (or whose
     /// lease expired, e.g. after a crash), oldest `available_at` first, to `worker` until
     /// `lease_until`. Several workers may claim concurrently; no entry goes to two of them.
     ///
@@ -86,6 +86,7 @@ pub trait JobStore: Send + Sync + 'static {
     async fn claim(
         &self,
         worker: &str,
+        status: JobStatus,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: u32,

@@ -341,7 +341,11 @@ pub async fn job_requeue_update_recreates_the_entry_and_keeps_a_lease(stores: &S
     assert_eq!(entry.lease_owner, None);
 
     // An edit of a queued job that is being dispatched must not steal its lease.
-    let claimed = stores.jobs.claim("w1", at(61), at(120), 10).await.unwrap();
+    let claimed = stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(61), at(120), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     job.title = "renamed".into();
     job.updated_at = at(62);

@@ -66,7 +66,8 @@ macro_rules! store_contract {
         );
         // The queue cases live in `jobs::queue` and are re-exported by `jobs`.
         $crate::store_contract!(@cases $factory; jobs;
-            queue_claim_leases_oldest_first_up_to_limit, queue_claim_skips_entries_not_yet_available,
+            queue_claim_leases_oldest_first_up_to_limit,
+            queue_claim_takes_only_jobs_in_the_asked_status, queue_claim_skips_entries_not_yet_available,
             queue_unexpired_lease_is_not_reclaimed_expired_is, queue_release_needs_the_lease,
             queue_reschedule_needs_the_lease, queue_release_all_drops_only_that_workers_leases,
             queue_enqueue_moves_the_entry_and_drops_the_lease, queue_enqueue_recreates_a_removed_entry,

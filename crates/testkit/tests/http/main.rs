@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod analysis;
 mod auth;
 mod authz;
 mod bad_uploads;
+mod files;
 mod jobs_flow;
 mod system;

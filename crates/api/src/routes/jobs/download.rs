@@ -73,7 +73,7 @@ pub(crate) async fn download_report(
 
 /// The request's `Range`, if it is one well-formed byte range (anything else: the whole
 /// object, as RFC 9110 allows).
-fn range(req: &HttpRequest) -> Option<RangeRequest> {
+pub(crate) fn range(req: &HttpRequest) -> Option<RangeRequest> {
     req.headers()
         .get(header::RANGE)?
         .to_str()
@@ -82,7 +82,7 @@ fn range(req: &HttpRequest) -> Option<RangeRequest> {
 }
 
 /// 200 or 206 with the body streamed as it is read from the store.
-fn stream(download: Download) -> HttpResponse {
+pub(crate) fn stream(download: Download) -> HttpResponse {
     let Download {
         file_name,
         content_type,

@@ -55,7 +55,7 @@ pub(crate) async fn create_job(
 /// An error answered before the body was fully read: the connection closes after it.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-struct Closing(ApiError);
+pub(crate) struct Closing(pub(crate) ApiError);
 
 impl ResponseError for Closing {
     fn status_code(&self) -> actix_web::http::StatusCode {
@@ -131,7 +131,7 @@ async fn receive(
     Ok((spool, form))
 }
 
-fn declared_length(req: &HttpRequest) -> Option<u64> {
+pub(crate) fn declared_length(req: &HttpRequest) -> Option<u64> {
     req.headers()
         .get(header::CONTENT_LENGTH)?
         .to_str()
@@ -143,7 +143,7 @@ fn declared_length(req: &HttpRequest) -> Option<u64> {
 
 /// The body, failing with `Overflow` once more than `cap` bytes arrived (a chunked body has
 /// no `Content-Length` to check up front).
-fn capped(
+pub(crate) fn capped(
     payload: web::Payload,
     cap: u64,
 ) -> impl Stream<Item = Result<Bytes, PayloadError>> + 'static {
@@ -159,7 +159,7 @@ fn capped(
     })
 }
 
-fn multipart_error(err: MultipartError, max_size: u64) -> ApiError {
+pub(crate) fn multipart_error(err: MultipartError, max_size: u64) -> ApiError {
     match err {
         MultipartError::Payload(PayloadError::Overflow) => {
             AppError::PayloadTooLarge { limit: max_size }.into()
@@ -196,7 +196,7 @@ async fn read_text(field: &mut Field, name: &str, max_size: u64) -> Result<Strin
 }
 
 /// Skips a part nobody asked for, if it is small.
-async fn drain(field: &mut Field, max_size: u64) -> Result<(), ApiError> {
+pub(crate) async fn drain(field: &mut Field, max_size: u64) -> Result<(), ApiError> {
     let mut seen = 0;
     while let Some(chunk) = field.next().await {
         seen += chunk.map_err(|err| multipart_error(err, max_size))?.len();
@@ -212,7 +212,7 @@ async fn drain(field: &mut Field, max_size: u64) -> Result<(), ApiError> {
 
 /// The client's file name: `filename*` (RFC 5987) if given, else `filename` (browsers send
 /// raw UTF-8 there). The use case drops any path part.
-fn file_name(field: &Field) -> String {
+pub(crate) fn file_name(field: &Field) -> String {
     let Some(disposition) = field.content_disposition() else {
         return String::new();
     };

@@ -30,7 +30,7 @@ pub async fn queue_claim_leases_oldest_first_up_to_limit(stores: &Stores) {
     assert!(
         stores
             .jobs
-            .claim("w0", at(10), at(70), 0)
+            .claim("w0", JobStatus::Queued, at(10), at(70), 0)
             .await
             .unwrap()
             .is_empty(),
@@ -41,7 +41,11 @@ pub async fn queue_claim_leases_oldest_first_up_to_limit(stores: &Stores) {
         Some(unleased(j1.id, 1, 1))
     );
 
-    let claimed = stores.jobs.claim("w1", at(10), at(70), 2).await.unwrap();
+    let claimed = stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(10), at(70), 2)
+        .await
+        .unwrap();
     assert_eq!(ids(&claimed), vec![j1.id, j2.id], "oldest available first");
     for ((job, entry), (original, secs)) in claimed.iter().zip([(&j1, 1), (&j2, 2)]) {
         assert_eq!(job, original, "the job comes whole");
@@ -53,16 +57,42 @@ pub async fn queue_claim_leases_oldest_first_up_to_limit(stores: &Stores) {
         assert_eq!(entry, &leased);
         assert_eq!(stores.jobs.queue_entry(job.id).await.unwrap(), Some(leased));
     }
-    let rest = stores.jobs.claim("w2", at(10), at(70), 10).await.unwrap();
+    let rest = stores
+        .jobs
+        .claim("w2", JobStatus::Queued, at(10), at(70), 10)
+        .await
+        .unwrap();
     assert_eq!(ids(&rest), vec![j3.id]);
     assert!(
         stores
             .jobs
-            .claim("w3", at(10), at(70), 10)
+            .claim("w3", JobStatus::Queued, at(10), at(70), 10)
             .await
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn queue_claim_takes_only_jobs_in_the_asked_status(stores: &Stores) {
+    let owner = user(stores, "owner", Role::User).await;
+    let queued = job_of(stores, owner.id, 1).await;
+    let mut running = job_of(stores, owner.id, 2).await;
+    running
+        .transition(JobStatus::Processing, None, at(3))
+        .unwrap();
+    let running = stores.jobs.update(&running).await.unwrap();
+    let processing = stores
+        .jobs
+        .claim("w1", JobStatus::Processing, at(10), at(70), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&processing), vec![running.id]);
+    let waiting = stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(10), at(70), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&waiting), vec![queued.id]);
 }
 
 pub async fn queue_claim_skips_entries_not_yet_available(stores: &Stores) {
@@ -72,12 +102,16 @@ pub async fn queue_claim_skips_entries_not_yet_available(stores: &Stores) {
     assert!(
         stores
             .jobs
-            .claim("w1", at(49), at(100), 10)
+            .claim("w1", JobStatus::Queued, at(49), at(100), 10)
             .await
             .unwrap()
             .is_empty()
     );
-    let claimed = stores.jobs.claim("w1", at(50), at(100), 10).await.unwrap();
+    let claimed = stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(50), at(100), 10)
+        .await
+        .unwrap();
     assert_eq!(ids(&claimed), vec![job.id], "available_at is inclusive");
 }
 
@@ -85,20 +119,28 @@ pub async fn queue_unexpired_lease_is_not_reclaimed_expired_is(stores: &Stores) 
     let owner = user(stores, "owner", Role::User).await;
     let job = job_of(stores, owner.id, 1).await;
     assert_eq!(
-        ids(&stores.jobs.claim("w1", at(10), at(40), 10).await.unwrap()),
+        ids(&stores
+            .jobs
+            .claim("w1", JobStatus::Queued, at(10), at(40), 10)
+            .await
+            .unwrap()),
         vec![job.id]
     );
     assert!(
         stores
             .jobs
-            .claim("w2", at(39), at(100), 10)
+            .claim("w2", JobStatus::Queued, at(39), at(100), 10)
             .await
             .unwrap()
             .is_empty(),
         "lease still running"
     );
     // The lease expired (w1 crashed): w2 takes over.
-    let taken = stores.jobs.claim("w2", at(40), at(100), 10).await.unwrap();
+    let taken = stores
+        .jobs
+        .claim("w2", JobStatus::Queued, at(40), at(100), 10)
+        .await
+        .unwrap();
     assert_eq!(ids(&taken), vec![job.id]);
     assert_eq!(taken[0].1.lease_owner.as_deref(), Some("w2"));
     assert_eq!(taken[0].1.lease_expires_at, Some(at(100)));
@@ -123,7 +165,11 @@ pub async fn queue_release_needs_the_lease(stores: &Stores) {
         stores.jobs.queue_entry(job.id).await.unwrap(),
         Some(unleased(job.id, 1, 1))
     );
-    let claimed = stores.jobs.claim("w1", at(10), at(40), 1).await.unwrap();
+    let claimed = stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(10), at(40), 1)
+        .await
+        .unwrap();
     assert!(!stores.jobs.release(job.id, "w2").await.unwrap());
     assert_eq!(
         stores.jobs.queue_entry(job.id).await.unwrap(),
@@ -150,7 +196,11 @@ pub async fn queue_reschedule_needs_the_lease(stores: &Stores) {
         !stores.jobs.reschedule(job.id, "w1", at(90)).await.unwrap(),
         "nobody holds it"
     );
-    let claimed = stores.jobs.claim("w1", at(10), at(40), 1).await.unwrap();
+    let claimed = stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(10), at(40), 1)
+        .await
+        .unwrap();
     assert!(!stores.jobs.reschedule(job.id, "w2", at(90)).await.unwrap());
     assert_eq!(
         stores.jobs.queue_entry(job.id).await.unwrap(),
@@ -165,13 +215,17 @@ pub async fn queue_reschedule_needs_the_lease(stores: &Stores) {
     assert!(
         stores
             .jobs
-            .claim("w2", at(89), at(200), 1)
+            .claim("w2", JobStatus::Queued, at(89), at(200), 1)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        ids(&stores.jobs.claim("w2", at(90), at(200), 1).await.unwrap()),
+        ids(&stores
+            .jobs
+            .claim("w2", JobStatus::Queued, at(90), at(200), 1)
+            .await
+            .unwrap()),
         vec![job.id]
     );
     assert!(
@@ -188,8 +242,16 @@ pub async fn queue_release_all_drops_only_that_workers_leases(stores: &Stores) {
     let j1 = job_of(stores, owner.id, 1).await;
     let j2 = job_of(stores, owner.id, 2).await;
     let j3 = job_of(stores, owner.id, 3).await;
-    stores.jobs.claim("w1", at(10), at(40), 2).await.unwrap();
-    let w2 = stores.jobs.claim("w2", at(10), at(40), 2).await.unwrap();
+    stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(10), at(40), 2)
+        .await
+        .unwrap();
+    let w2 = stores
+        .jobs
+        .claim("w2", JobStatus::Queued, at(10), at(40), 2)
+        .await
+        .unwrap();
     assert_eq!(ids(&w2), vec![j3.id]);
     assert_eq!(stores.jobs.release_all("w1").await.unwrap(), 2);
     assert_eq!(
@@ -206,7 +268,11 @@ pub async fn queue_release_all_drops_only_that_workers_leases(stores: &Stores) {
     );
     assert_eq!(stores.jobs.release_all("w1").await.unwrap(), 0);
     assert_eq!(
-        ids(&stores.jobs.claim("w3", at(11), at(40), 10).await.unwrap()),
+        ids(&stores
+            .jobs
+            .claim("w3", JobStatus::Queued, at(11), at(40), 10)
+            .await
+            .unwrap()),
         vec![j1.id, j2.id]
     );
 }
@@ -214,7 +280,11 @@ pub async fn queue_release_all_drops_only_that_workers_leases(stores: &Stores) {
 pub async fn queue_enqueue_moves_the_entry_and_drops_the_lease(stores: &Stores) {
     let owner = user(stores, "owner", Role::User).await;
     let job = job_of(stores, owner.id, 1).await;
-    stores.jobs.claim("w1", at(10), at(40), 1).await.unwrap();
+    stores
+        .jobs
+        .claim("w1", JobStatus::Queued, at(10), at(40), 1)
+        .await
+        .unwrap();
     stores.jobs.enqueue(job.id, at(30), false).await.unwrap();
     assert_eq!(
         stores.jobs.queue_entry(job.id).await.unwrap(),
@@ -300,7 +370,10 @@ pub async fn queue_concurrent_claims_never_share_an_entry(stores: &Stores) {
                 let worker = format!("worker-{w}");
                 let mut mine = Vec::new();
                 loop {
-                    let batch = jobs.claim(&worker, at(100), at(1000), 3).await.unwrap();
+                    let batch = jobs
+                        .claim(&worker, JobStatus::Queued, at(100), at(1000), 3)
+                        .await
+                        .unwrap();
                     if batch.is_empty() {
                         break mine;
                     }
@@ -330,7 +403,7 @@ pub async fn queue_concurrent_claims_never_share_an_entry(stores: &Stores) {
     assert!(
         stores
             .jobs
-            .claim("late", at(100), at(1000), 10)
+            .claim("late", JobStatus::Queued, at(100), at(1000), 10)
             .await
             .unwrap()
             .is_empty()

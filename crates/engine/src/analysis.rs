@@ -1,0 +1,279 @@
+//! The whole analysis of one input: scan, group, then each series slice by slice.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::dicom_file::{self, SliceHeader};
+use crate::hounsfield;
+use crate::lung::{self, FALLBACK_PIXEL_MM2};
+use crate::metrics::{Geometry, LungAccumulator, LungMetrics};
+use crate::parallel;
+use crate::probability::{PathologyProbability, probability_of_pathology};
+use crate::scan::{Unreadable, scan};
+use crate::series::{self, Series};
+use crate::source::{EntryError, EntryReader, Source};
+use crate::{EngineError, Options, Profile};
+
+/// The result of analysing one archive or file: one entry per series, in archive order, then
+/// one per folder of unreadable files.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub profile: Profile,
+    pub threshold: f64,
+    pub series: Vec<SeriesResult>,
+    /// Wall-clock time of the whole analysis.
+    pub duration: Duration,
+}
+
+/// One report row's worth of result.
+#[derive(Debug, Clone)]
+pub struct SeriesResult {
+    /// The folder holding the study's files inside the archive (`.` at its root).
+    pub path_to_study: String,
+    /// Empty for files whose UIDs could not be read.
+    pub study_uid: String,
+    pub series_uid: String,
+    /// Time spent on this series (decoding and measuring its slices).
+    pub duration: Duration,
+    pub outcome: SeriesOutcome,
+}
+
+#[derive(Debug, Clone)]
+pub enum SeriesOutcome {
+    Success {
+        metrics: LungMetrics,
+        probability: PathologyProbability,
+        /// `probability.overall >= threshold`.
+        pathology: bool,
+    },
+    Failure {
+        reason: String,
+    },
+}
+
+/// Analyses every CT series of a ZIP archive or a single DICOM file at `path`.
+///
+/// Series that cannot be analysed become [`SeriesOutcome::Failure`]; the error is reserved for
+/// inputs that cannot be read at all, hold no DICOM file, or invalid options.
+pub fn analyse_path(path: &Path, options: &Options) -> Result<Analysis, EngineError> {
+    options.validate()?;
+    let started = Instant::now();
+    let source = Source::open(path)?;
+    let threads = options.threads.max(1);
+
+    let mut slices = Vec::new();
+    let mut unreadable = Vec::new();
+    for scanned in scan(&source, threads)? {
+        match scanned {
+            Ok(header) => slices.push(header),
+            Err(file) => unreadable.push(file),
+        }
+    }
+    if slices.is_empty() && unreadable.is_empty() {
+        return Err(EngineError::NoDicom);
+    }
+
+    let study_paths = study_paths(&slices);
+    let mut results = Vec::new();
+    for group in series::group(slices) {
+        let result = match group {
+            Ok(series) => {
+                let path = study_paths
+                    .get(&series.study_uid)
+                    .cloned()
+                    .unwrap_or_else(|| common_folder(series.slices.iter().map(|s| &s.name)));
+                analyse_series(&source, &series, path, options, threads)?
+            }
+            Err(rejected) => SeriesResult {
+                path_to_study: study_paths
+                    .get(&rejected.study_uid)
+                    .cloned()
+                    .unwrap_or_else(|| common_folder(&rejected.names)),
+                study_uid: rejected.study_uid,
+                series_uid: rejected.series_uid,
+                duration: Duration::ZERO,
+                outcome: SeriesOutcome::Failure {
+                    reason: rejected.reason,
+                },
+            },
+        };
+        results.push(result);
+    }
+    results.extend(unreadable_results(unreadable));
+    Ok(Analysis {
+        profile: options.profile,
+        threshold: options.threshold,
+        series: results,
+        duration: started.elapsed(),
+    })
+}
+
+fn analyse_series(
+    source: &Source,
+    series: &Series,
+    path_to_study: String,
+    options: &Options,
+    threads: usize,
+) -> Result<SeriesResult, EngineError> {
+    let started = Instant::now();
+    let selected: Vec<&SliceHeader> = series
+        .slices
+        .iter()
+        .step_by(options.profile.slice_stride())
+        .collect();
+    let pixel_mm2 = series.pixel_spacing.map(|[r, c]| r * c);
+    let min_pixels = lung::min_component_pixels(pixel_mm2.unwrap_or(FALLBACK_PIXEL_MM2));
+    let (parts, failed) = parallel::fold(
+        source,
+        &selected,
+        threads,
+        LungAccumulator::new,
+        |sum, reader, slice| {
+            measure_slice(sum, reader, slice, series, min_pixels)
+                .map_err(|reason| format!("slice {}: {reason}", slice.name))
+        },
+    )?;
+    let outcome = match failed {
+        Some(reason) => SeriesOutcome::Failure { reason },
+        None => {
+            let sum = parts
+                .iter()
+                .fold(LungAccumulator::new(), LungAccumulator::merge);
+            let geometry = Geometry {
+                pixel_mm2,
+                slice_spacing_mm: series.slice_spacing,
+                slices_in_series: series.slices.len(),
+            };
+            match LungMetrics::from_accumulator(&sum, geometry) {
+                Some(metrics) => {
+                    let probability =
+                        probability_of_pathology(metrics.laa950_percent, metrics.haa_percent);
+                    SeriesOutcome::Success {
+                        pathology: probability.overall >= options.threshold,
+                        metrics,
+                        probability,
+                    }
+                }
+                None => SeriesOutcome::Failure {
+                    reason: "no lung found: no air-like region (below −400 HU) inside the body"
+                        .to_owned(),
+                },
+            }
+        }
+    };
+    Ok(SeriesResult {
+        path_to_study,
+        study_uid: series.study_uid.clone(),
+        series_uid: series.series_uid.clone(),
+        duration: started.elapsed(),
+        outcome,
+    })
+}
+
+/// Reads, decodes and measures one slice; only one slice per worker is in memory at a time.
+fn measure_slice(
+    sum: &mut LungAccumulator,
+    reader: &mut EntryReader,
+    slice: &SliceHeader,
+    series: &Series,
+    min_pixels: usize,
+) -> Result<(), String> {
+    let bytes = reader.read_dicom(slice.entry).map_err(|e| match e {
+        EntryError::NotDicom => "no longer a DICOM file".to_owned(),
+        EntryError::Unreadable(reason) => reason,
+    })?;
+    let object = dicom_file::parse(&bytes)?;
+    drop(bytes);
+    let image = hounsfield::decode(&object, series.rows, series.columns)?;
+    drop(object);
+    let mask = lung::lung_mask(&image, min_pixels);
+    sum.add_slice(&image, &mask);
+    Ok(())
+}
+
+/// The common folder of every file of each study, so all series of a study share one path.
+fn study_paths(slices: &[SliceHeader]) -> HashMap<String, String> {
+    let mut names: HashMap<&str, Vec<&str>> = HashMap::new();
+    for slice in slices {
+        names
+            .entry(slice.study_uid.as_str())
+            .or_default()
+            .push(slice.name.as_str());
+    }
+    names
+        .into_iter()
+        .map(|(study, names)| (study.to_owned(), common_folder(names)))
+        .collect()
+}
+
+/// The deepest folder containing all `names` (`/`-separated archive paths); `.` for the root.
+fn common_folder<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    let mut common: Option<Vec<String>> = None;
+    for name in names {
+        let mut parts: Vec<&str> = name.as_ref().split('/').collect();
+        parts.pop();
+        common = Some(match common {
+            None => parts.into_iter().map(str::to_owned).collect(),
+            Some(mut prefix) => {
+                let shared = prefix
+                    .iter()
+                    .zip(&parts)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                prefix.truncate(shared);
+                prefix
+            }
+        });
+    }
+    match common.map(|parts| parts.join("/")) {
+        Some(folder) if !folder.is_empty() => folder,
+        _ => ".".to_owned(),
+    }
+}
+
+/// One failure per folder of files that could not be read.
+fn unreadable_results(files: Vec<Unreadable>) -> Vec<SeriesResult> {
+    let mut folders: Vec<(String, Vec<Unreadable>)> = Vec::new();
+    for file in files {
+        let folder = common_folder([&file.name]);
+        match folders.iter_mut().find(|(f, _)| *f == folder) {
+            Some((_, list)) => list.push(file),
+            None => folders.push((folder, vec![file])),
+        }
+    }
+    folders
+        .into_iter()
+        .map(|(folder, list)| {
+            let Unreadable { name, reason } = &list[0];
+            SeriesResult {
+                path_to_study: folder,
+                study_uid: String::new(),
+                series_uid: String::new(),
+                duration: Duration::ZERO,
+                outcome: SeriesOutcome::Failure {
+                    reason: format!(
+                        "{} DICOM file(s) could not be read, e.g. {name}: {reason}",
+                        list.len()
+                    ),
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_folder_of_archive_paths() {
+        assert_eq!(common_folder(["P1/st/se1/IM1", "P1/st/se2/IM1"]), "P1/st");
+        assert_eq!(
+            common_folder(["P1/st/se1/IM1", "P1/st/se1/IM2"]),
+            "P1/st/se1"
+        );
+        assert_eq!(common_folder(["IM1", "IM2"]), ".");
+        assert_eq!(common_folder(["a/IM1", "b/IM1"]), ".");
+    }
+}

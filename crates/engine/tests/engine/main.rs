@@ -1,0 +1,8 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Integration tests of triage-engine on the shared DICOM phantoms and archives built here.
+
+mod codecs;
+mod fixtures;
+mod mixed;
+mod report;
+mod support;
