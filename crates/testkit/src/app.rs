@@ -38,6 +38,8 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     server: Option<Server>,
     _data: TempDir,
+    /// What must outlive the server: a test database, a test bucket.
+    _guards: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 impl TestApp {
@@ -70,7 +72,37 @@ impl TestApp {
             clock,
             server: Some(server),
             _data: data,
+            _guards: Vec::new(),
         }
+    }
+
+    /// The production stack: a fresh PostgreSQL database and a fresh S3 bucket (see
+    /// [`crate::pg`] and [`crate::s3`]); `None` (skipped) when either is not reachable
+    /// outside CI.
+    pub async fn spawn_production() -> Option<Self> {
+        Self::spawn_production_with(|_| {}).await
+    }
+
+    pub async fn spawn_production_with(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        let db = crate::pg::TestDb::create().await?;
+        let bucket = crate::s3::TestBucket::create().await?;
+        let (url, s3) = (db.url().to_owned(), bucket.options());
+        let mut app = Self::spawn_with(move |config| {
+            config.database.url = url;
+            config.database.migrate_on_start = false;
+            config.blobs.backend = triage_server::config::BlobBackend::S3;
+            config.blobs.endpoint = s3.endpoint.clone();
+            config.blobs.bucket = s3.bucket.clone();
+            config.blobs.region = s3.region.clone();
+            config.blobs.access_key = s3.access_key.clone();
+            config.blobs.secret_key = s3.secret_key.clone();
+            config.blobs.create_bucket = false;
+            tweak(config);
+        })
+        .await;
+        app._guards.push(Box::new(db));
+        app._guards.push(Box::new(bucket));
+        Some(app)
     }
 
     pub fn app(&self) -> &App {
@@ -193,15 +225,29 @@ impl TestApp {
             .expect("request")
     }
 
-    /// Every regular file under the data directory except the database and the JWT secret:
-    /// what an upload may leave behind.
-    pub fn stored_files(&self) -> Vec<PathBuf> {
+    /// What an upload may leave behind: every regular file under the data directory except
+    /// the database and the JWT secret, and (on S3) every object in the bucket as `s3://key`.
+    pub async fn stored_files(&self) -> Vec<String> {
         let mut found = Vec::new();
         walk(self.data_dir(), &mut found);
-        found.retain(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            !name.starts_with("triage.db") && name != "jwt-secret"
-        });
+        let mut found: Vec<String> = found
+            .into_iter()
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                !name.starts_with("triage.db") && name != "jwt-secret"
+            })
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if self.config.blobs.uses_s3() {
+            let objects = self
+                .app()
+                .ports()
+                .blobs
+                .list("")
+                .await
+                .expect("list bucket");
+            found.extend(objects.into_iter().map(|meta| format!("s3://{}", meta.key)));
+        }
         found.sort();
         found
     }

@@ -163,6 +163,9 @@ async fn multipart_put_of_several_parts_round_trips() {
         .filter(|line| line.starts_with("PUT ") && line.contains("partNumber="))
         .count();
     assert_eq!(parts, 4, "{:#?}", proxy.requests());
+    // Bounded memory: never more than two parts uploading at once.
+    let most = proxy.max_open("partNumber=");
+    assert!((1..=2).contains(&most), "{most} parts in flight at once");
     assert_eq!(store.head(&target).await.unwrap().unwrap().size, len);
     let got = store.get(&target).await.unwrap();
     assert_eq!(sha256(got.stream).await, (generated_sha256(0, len), len));

@@ -10,14 +10,29 @@ use tokio::task::JoinHandle;
 
 use super::authority;
 
-/// One request seen by the proxy.
+/// One request seen by the proxy, with the ticks at which it was sent and answered.
 #[derive(Debug, Clone)]
 struct Seen {
     line: String,
-    answered: bool,
+    sent: u64,
+    answered: Option<u64>,
 }
 
-type Log = Arc<Mutex<Vec<Seen>>>;
+/// Every request, and a clock that ticks at every send and answer.
+#[derive(Debug, Default)]
+struct Record {
+    seen: Vec<Seen>,
+    clock: u64,
+}
+
+impl Record {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+}
+
+type Log = Arc<Mutex<Record>>;
 
 /// The request on a connection that waits for its answer (index into the log).
 type Awaiting = Arc<Mutex<Option<usize>>>;
@@ -68,7 +83,7 @@ impl RecordingProxy {
     /// The request lines seen so far, in order.
     pub fn requests(&self) -> Vec<String> {
         let log = self.log.lock().unwrap();
-        log.iter().map(|seen| seen.line.clone()).collect()
+        log.seen.iter().map(|seen| seen.line.clone()).collect()
     }
 
     /// The upload ids of the multipart uploads the adapter worked on, in order of first use.
@@ -88,11 +103,31 @@ impl RecordingProxy {
     /// it (with whatever status: the server's state tells whether it worked).
     pub fn aborted(&self, upload_id: &str) -> bool {
         let log = self.log.lock().unwrap();
-        log.iter().any(|seen| {
-            seen.answered
+        log.seen.iter().any(|seen| {
+            seen.answered.is_some()
                 && seen.line.starts_with("DELETE ")
                 && query_value(&seen.line, "uploadId").as_deref() == Some(upload_id)
         })
+    }
+}
+
+impl RecordingProxy {
+    /// The most requests whose line contains `pattern` that were sent and not yet answered
+    /// at the same time.
+    pub fn max_open(&self, pattern: &str) -> usize {
+        let log = self.log.lock().unwrap();
+        let mut events: Vec<(u64, i64)> = Vec::new();
+        for seen in log.seen.iter().filter(|seen| seen.line.contains(pattern)) {
+            events.push((seen.sent, 1));
+            events.push((seen.answered.unwrap_or(u64::MAX), -1));
+        }
+        events.sort_unstable();
+        let (mut open, mut most) = (0i64, 0i64);
+        for (_, change) in events {
+            open += change;
+            most = most.max(open);
+        }
+        usize::try_from(most).unwrap_or(0)
     }
 }
 
@@ -145,11 +180,13 @@ async fn relay_requests(
                     // is the answer to it.
                     let mut log = log.lock().unwrap();
                     let line = head.lines().next().unwrap_or("").to_owned();
-                    log.push(Seen {
+                    let sent = log.tick();
+                    log.seen.push(Seen {
                         line,
-                        answered: false,
+                        sent,
+                        answered: None,
                     });
-                    *awaiting.lock().unwrap() = Some(log.len() - 1);
+                    *awaiting.lock().unwrap() = Some(log.seen.len() - 1);
                 }
                 if to_server.write_all(&pending[..end + 4]).await.is_err() {
                     return;
@@ -184,7 +221,9 @@ async fn relay_answers(
         };
         let answered = awaiting.lock().unwrap().take();
         if let Some(index) = answered {
-            log.lock().unwrap()[index].answered = true;
+            let mut log = log.lock().unwrap();
+            let now = log.tick();
+            log.seen[index].answered = Some(now);
         }
         if to_client.write_all(&chunk[..n]).await.is_err() {
             break;

@@ -1,13 +1,15 @@
 //! Registration and login rules.
 
 use serde_json::json;
-use triage_testkit::{TestApp, ok_json};
+use triage_testkit::ok_json;
 
 use crate::jobs_flow::assert_error;
 
 #[tokio::test]
 async fn register_login_and_me() {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     let user = ok_json(app.register("alice.m-1", "s3cret!").await, 201).await;
     assert_eq!(user["username"], "alice.m-1");
     assert_eq!(user["role"], "user");
@@ -44,7 +46,9 @@ async fn register_login_and_me() {
 
 #[tokio::test]
 async fn registration_rules() {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     let short = assert_error(app.register("bob", "12345").await, 422, "validation_failed").await;
     assert_eq!(short["fields"][0]["field"], "password");
     let empty = assert_error(app.register("", "123456").await, 422, "validation_failed").await;
@@ -93,7 +97,9 @@ async fn registration_rules() {
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     ok_json(app.register("dave", "correct-password").await, 201).await;
     let wrong = assert_error(
         app.login("dave", "wrong-password").await,
@@ -112,7 +118,9 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
 
 #[tokio::test]
 async fn malformed_bodies_are_client_errors() {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     let syntax = app
         .client
         .post(app.url("/auth/login"))
@@ -134,7 +142,9 @@ async fn malformed_bodies_are_client_errors() {
 
 #[tokio::test]
 async fn tokens_that_are_forged_or_malformed_are_refused() {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     for token in ["", "abc", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.x"] {
         let response = app
             .client

@@ -22,7 +22,9 @@ async fn jobs_live_and_die_under_api() {
 }
 
 async fn job_life(prefix: &str) {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     let alice = app.new_user().await;
     let mut ids = Vec::new();
     for name in FIXTURES {
@@ -234,7 +236,7 @@ async fn job_life(prefix: &str) {
     .await;
 
     // Delete: the row and the stored upload are gone.
-    let blobs_before = app.stored_files().len();
+    let blobs_before = app.stored_files().await.len();
     let deleted = app
         .client
         .delete(app.url(&format!("{prefix}/jobs/{normal}")))
@@ -249,11 +251,12 @@ async fn job_life(prefix: &str) {
         "not_found",
     )
     .await;
-    assert_eq!(app.stored_files().len(), blobs_before - 1);
+    assert_eq!(app.stored_files().await.len(), blobs_before - 1);
     assert!(
         !app.stored_files()
+            .await
             .iter()
-            .any(|p| p.to_string_lossy().contains(normal.as_str()))
+            .any(|p| p.contains(normal.as_str()))
     );
     let list = ok_json(app.get(&format!("{prefix}/jobs"), &alice).await, 200).await;
     assert_eq!(list.as_array().unwrap().len(), 3);
@@ -261,7 +264,9 @@ async fn job_life(prefix: &str) {
 
 #[tokio::test]
 async fn a_single_dicom_file_is_a_job_too() {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     let bob = app.new_user().await;
     let job = ok_json(
         app.upload(&bob, "slice.dcm", triage_testkit::zips::tiny_dicom())
@@ -283,7 +288,9 @@ async fn a_single_dicom_file_is_a_job_too() {
 
 #[tokio::test]
 async fn form_fields_set_title_profile_and_threshold() {
-    let app = TestApp::spawn().await;
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
     let bob = app.new_user().await;
     let bytes = std::fs::read(fixture("ct-normal.zip")).unwrap();
     let form = reqwest::multipart::Form::new()

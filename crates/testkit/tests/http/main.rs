@@ -10,3 +10,15 @@ mod bad_uploads;
 mod files;
 mod jobs_flow;
 mod system;
+
+use triage_server::Config;
+use triage_testkit::TestApp;
+
+/// The embedded defaults: SQLite and the local disk.
+async fn spawn() -> Option<TestApp> {
+    Some(TestApp::spawn().await)
+}
+
+async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    Some(TestApp::spawn_with(tweak).await)
+}
