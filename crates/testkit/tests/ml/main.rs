@@ -6,6 +6,7 @@
 
 mod callback;
 mod dispatch;
+mod resilience;
 mod retries;
 
 use std::time::Duration;
