@@ -106,6 +106,11 @@ async fn read_part(body: &mut BlobReader, part_size: usize) -> DomainResult<Vec<
     Ok(buf)
 }
 
+/// Retrying the abort of a failed upload: first delay, largest delay, and when to give up.
+const ABORT_FIRST_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+const ABORT_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+const ABORT_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 /// A started multipart upload; aborted when dropped before it is settled.
 struct Multipart {
     bucket: Arc<Bucket>,
@@ -196,19 +201,55 @@ impl Multipart {
         Some(async move {
             in_flight.abort_all();
             while in_flight.join_next().await.is_some() {}
-            let abort = bucket.abort_upload(&key, &upload_id);
-            match call("abort multipart upload", limit, abort).await {
-                Ok(()) => tracing::debug!(%key, %upload_id, "multipart upload aborted"),
-                Err(failure) if failure.code() == Some("NoSuchUpload") => {}
-                Err(failure) => tracing::warn!(
-                    %key,
-                    %upload_id,
-                    error = %DomainError::from(failure),
-                    "cannot abort a failed multipart upload; its parts stay until a bucket \
-                     lifecycle rule (AbortIncompleteMultipartUpload) removes them"
-                ),
+            // An outage that broke the upload often breaks the abort too: after one attempt
+            // here, keep trying in the background, with backoff, so a failed put returns at
+            // once and the parts still go away when S3 is back.
+            if !abort_once(&bucket, &key, &upload_id, limit).await {
+                tokio::spawn(async move {
+                    let mut delay = ABORT_FIRST_DELAY;
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < ABORT_GIVE_UP {
+                        tokio::time::sleep(delay).await;
+                        if abort_once(&bucket, &key, &upload_id, limit).await {
+                            return;
+                        }
+                        delay = (delay * 2).min(ABORT_MAX_DELAY);
+                    }
+                    tracing::warn!(
+                        %key,
+                        %upload_id,
+                        "cannot abort a failed multipart upload; its parts stay until a bucket \
+                         lifecycle rule (AbortIncompleteMultipartUpload) removes them"
+                    );
+                });
             }
         })
+    }
+}
+
+/// One attempt to abort; whether the upload is gone.
+async fn abort_once(bucket: &Bucket, key: &str, upload_id: &str, limit: Duration) -> bool {
+    match call(
+        "abort multipart upload",
+        limit,
+        bucket.abort_upload(key, upload_id),
+    )
+    .await
+    {
+        Ok(()) => {
+            tracing::debug!(%key, %upload_id, "multipart upload aborted");
+            true
+        }
+        Err(failure) if failure.code() == Some("NoSuchUpload") => true,
+        Err(failure) => {
+            tracing::info!(
+                %key,
+                %upload_id,
+                error = %DomainError::from(failure),
+                "aborting a failed multipart upload failed; will retry"
+            );
+            false
+        }
     }
 }
 

@@ -47,29 +47,60 @@ pub struct RecordingProxy {
     pub endpoint: String,
     log: Log,
     accept: JoinHandle<()>,
+    /// `true`: the server is "down" — live connections are cut, new ones closed at once.
+    down: tokio::sync::watch::Sender<bool>,
 }
 
 impl RecordingProxy {
     /// Starts a proxy to `upstream` (an endpoint URL or `host:port`).
     pub async fn start(upstream: &str) -> RecordingProxy {
+        Self::start_with(upstream, true).await
+    }
+
+    /// A proxy that only relays bytes (any protocol, e.g. PostgreSQL's), recording nothing:
+    /// for [`RecordingProxy::set_down`] alone.
+    pub async fn start_plain(upstream: &str) -> RecordingProxy {
+        Self::start_with(upstream, false).await
+    }
+
+    async fn start_with(upstream: &str, record: bool) -> RecordingProxy {
         let upstream = authority(upstream);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let log = Log::default();
         let shared = Arc::clone(&log);
+        let (down, is_down) = tokio::sync::watch::channel(false);
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                if *is_down.borrow() {
+                    drop(client);
+                    continue;
+                }
                 let (upstream, log) = (upstream.clone(), Arc::clone(&shared));
+                let mut cut = is_down.clone();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(&upstream).await else {
                         return;
                     };
+                    if !record {
+                        let (mut client, mut server) = (client, server);
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.wait_for(|down| *down) => {}
+                        }
+                        return;
+                    }
                     let (from_client, to_client) = client.into_split();
                     let (from_server, to_server) = server.into_split();
                     let awaiting = Awaiting::default();
                     let (log2, awaiting2) = (Arc::clone(&log), Arc::clone(&awaiting));
-                    tokio::spawn(relay_answers(from_server, to_client, log2, awaiting2));
-                    relay_requests(from_client, to_server, log, awaiting).await;
+                    let answers = relay_answers(from_server, to_client, log2, awaiting2);
+                    let requests = relay_requests(from_client, to_server, log, awaiting);
+                    // Dropping both relays closes both sockets: the connection is cut.
+                    tokio::select! {
+                        _ = async { tokio::join!(answers, requests) } => {}
+                        _ = cut.wait_for(|down| *down) => {}
+                    }
                 });
             }
         });
@@ -77,7 +108,14 @@ impl RecordingProxy {
             endpoint,
             log,
             accept,
+            down,
         }
+    }
+
+    /// Takes the "server" down (cutting every live connection and refusing new ones), or
+    /// brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
     }
 
     /// The request lines seen so far, in order.
