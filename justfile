@@ -7,6 +7,12 @@ default:
 run:
     cargo run --release
 
+# Needs ML_SERVICE_TOKEN in the environment; start triage with ML_SERVICE_URL=http://127.0.0.1:8080
+# and the same token.
+# Serve triage-ml (the reference ML service) on :8080 over the local blobs of `just run`.
+ml:
+    ML_BLOBS_DIR="${ML_BLOBS_DIR:-./data/blobs}" BACKEND_URL="${BACKEND_URL:-http://127.0.0.1:8000}" cargo run --release -p triage-ml-service --bin triage-ml
+
 # The test command of the README.
 test:
     cargo test --workspace
@@ -27,3 +33,7 @@ migrate:
 # Upload a generated 2 GiB study and record RSS and throughput in docs/benchmarks.md.
 bench-upload size_mib="2048":
     bash benches/upload.sh {{size_mib}}
+
+# 10,000 WebSocket watchers of one job: time from its completion to their frames, and server RSS.
+bench-ws watchers="10000" rounds="3":
+    bash benches/ws.sh {{watchers}} {{rounds}}

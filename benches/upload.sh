@@ -24,7 +24,8 @@ BYTES=$(stat -c %s "$ARCHIVE")
 
 cargo build --release -q -p triage-server
 DATA=$(mktemp -d /tmp/triage-bench.XXXXXX)
-export TRIAGE__DATA_DIR=$DATA TRIAGE__SERVER__BIND=127.0.0.1:$PORT TRIAGE__LOG__FILTER=warn
+# The upload alone is measured: no analysis starts meanwhile.
+export TRIAGE__DATA_DIR=$DATA TRIAGE__SERVER__BIND=127.0.0.1:$PORT TRIAGE__LOG__FILTER=warn TRIAGE__ML__DISPATCH=false
 "${CARGO_TARGET_DIR:-target}/release/triage" serve >"$DATA/server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT

@@ -115,6 +115,7 @@ fn status_and_code(err: &AppError) -> (StatusCode, &'static str) {
     match err {
         AppError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         AppError::ResultsNotReady => (StatusCode::NOT_FOUND, "results_not_ready"),
@@ -165,6 +166,9 @@ impl ResponseError for ApiError {
             }) => {
                 let secs = retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS);
                 response.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            Self::App(AppError::RateLimited { retry_after_secs }) => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             // The rest of the body may still be on its way: do not wait for it.
             Self::App(AppError::PayloadTooLarge { .. }) => {

@@ -9,31 +9,54 @@
 //!
 //! [`AppError`]: triage_app::AppError
 
+mod client;
 mod content_disposition;
+mod cors;
 mod dto;
 mod error;
 mod extract;
+mod observe;
 mod openapi;
 mod rejection;
 mod routes;
+mod site;
 
 use actix_web::web;
 
 pub use content_disposition::attachment;
+pub use cors::cors;
 pub use error::{ApiError, ErrorBody, FieldErrorBody};
 pub use extract::AuthUser;
+pub use observe::observe;
 pub use openapi::openapi;
 
-/// Registers every route of api.md (except the WebSocket, the Files section and the ML
-/// callback) at the root and under `/api`, plus `/openapi.json` and `/docs` (Swagger UI) in
-/// both places, the JSON, query and path error handlers, and a JSON 404 default service.
+/// Registers every route of api.md at the root and under `/api`, plus `/openapi.json`,
+/// `/docs` (Swagger UI) and `/metrics` in both places, the JSON, query and path error
+/// handlers, and a JSON 404 default service. Wrap the app in [`observe`] for request ids,
+/// access logs and HTTP metrics.
 ///
 /// Expects `web::Data<triage_app::App>` in the app data.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(rejection::json_config())
-        .app_data(rejection::query_config())
-        .app_data(rejection::path_config())
-        .service(web::scope("/api").configure(routes::configure))
-        .configure(routes::configure)
-        .default_service(web::to(rejection::not_found));
+    configure_with(&triage_app::WebSettings::default())(cfg);
+}
+
+/// [`configure`] with the app's HTTP settings: the JSON body limit, and (with a static
+/// directory) the single-page frontend as the default service instead of the JSON 404. Wrap
+/// the app in [`cors`] for cross-origin requests.
+pub fn configure_with(
+    settings: &triage_app::WebSettings,
+) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+    let json_limit = settings.json_limit;
+    let site = settings.static_dir.as_deref().and_then(site::Site::open);
+    move |cfg| {
+        cfg.app_data(rejection::json_config(json_limit))
+            .app_data(rejection::query_config())
+            .app_data(rejection::path_config())
+            .service(web::scope("/api").configure(routes::configure))
+            .configure(routes::configure);
+        match site {
+            Some(site) => cfg.default_service(web::to(move |req| site.clone().respond(req))),
+            None => cfg.default_service(web::to(rejection::not_found)),
+        };
+    }
 }

@@ -81,6 +81,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         files::download_signed,
         system::health,
         system::ready,
+        system::metrics,
         system::openapi_json,
         internal::complete_job,
     ),

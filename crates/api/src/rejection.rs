@@ -9,13 +9,13 @@ use serde_json::error::Category;
 
 use crate::error::ApiError;
 
-/// Every JSON body is small: users, logins, job edits.
-pub(crate) const JSON_LIMIT: usize = 64 * 1024;
-
-pub(crate) fn json_config() -> web::JsonConfig {
+/// Every JSON body is small (users, logins, job edits): larger than `limit` bytes
+/// (`server.json_limit`) answers 413 `payload_too_large`. Uploads are multipart, with their
+/// own limit.
+pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(JSON_LIMIT)
-        .error_handler(|err, _| json_error(err).into())
+        .limit(limit)
+        .error_handler(move |err, _| json_error(err, limit).into())
 }
 
 pub(crate) fn query_config() -> web::QueryConfig {
@@ -26,11 +26,11 @@ pub(crate) fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err, req| path_error(&err, req).into())
 }
 
-fn json_error(err: JsonPayloadError) -> ApiError {
+fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
     match err {
         JsonPayloadError::OverflowKnownLength { .. }
         | JsonPayloadError::Overflow { .. }
-        | JsonPayloadError::Payload(PayloadError::Overflow) => too_large(),
+        | JsonPayloadError::Payload(PayloadError::Overflow) => too_large(limit),
         JsonPayloadError::ContentType => ApiError::http(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -44,11 +44,11 @@ fn json_error(err: JsonPayloadError) -> ApiError {
     }
 }
 
-fn too_large() -> ApiError {
+fn too_large(limit: usize) -> ApiError {
     ApiError::http(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the JSON body is larger than {JSON_LIMIT} bytes"),
+        format!("the JSON body is larger than the limit of {limit} bytes"),
     )
 }
 
@@ -202,7 +202,7 @@ mod tests {
         async fn send(req: TestRequest) -> (StatusCode, Value) {
             let app = init_service(
                 App::new()
-                    .app_data(json_config())
+                    .app_data(json_config(triage_app::DEFAULT_JSON_LIMIT))
                     .app_data(query_config())
                     .app_data(path_config())
                     .route("/auth/login", web::post().to(login))
@@ -245,7 +245,7 @@ mod tests {
 
             let big = format!(
                 r#"{{"username": "{}", "password": "x"}}"#,
-                "a".repeat(JSON_LIMIT)
+                "a".repeat(triage_app::DEFAULT_JSON_LIMIT)
             );
             let (status, body) = send(post_json(big)).await;
             assert_eq!(

@@ -1,6 +1,8 @@
 //! Registration, login, token checks and the user administration rules of api.md: admins see
 //! and change everyone; a user sees and changes only themself and never their own role.
 
+use std::net::IpAddr;
+
 use triage_domain::user::{validate_email, validate_password, validate_username};
 use triage_domain::{NewUser, Role, User, UserChanges, UserId};
 
@@ -110,11 +112,23 @@ impl App {
     }
 
     /// Checks a username and password and issues a token. Unknown users and wrong passwords
-    /// get the same error after the same amount of work.
+    /// get the same error after the same amount of work, and count the same towards the
+    /// login limit of the username and of `client` (the caller's address, when known; see
+    /// [`crate::auth::LoginThrottle`]).
     ///
     /// # Errors
-    /// `InvalidCredentials`, `Unavailable`.
-    pub async fn login(&self, username: &str, password: &str) -> AppResult<LoginOutcome> {
+    /// `RateLimited` (before any password check), `InvalidCredentials`, `Unavailable`.
+    pub async fn login(
+        &self,
+        client: Option<IpAddr>,
+        username: &str,
+        password: &str,
+    ) -> AppResult<LoginOutcome> {
+        let attempt = self
+            .inner
+            .login_throttle
+            .begin(self.now(), client, username)?;
+        // An error before the verdict drops `attempt`, which gives its reservation back.
         let user = self
             .inner
             .ports
@@ -122,10 +136,15 @@ impl App {
             .find_by_username(username.trim())
             .await?;
         let hash = user.as_ref().map(|u| u.password_hash.as_str());
-        if !self.inner.passwords.verify(password, hash).await? {
-            return Err(AppError::InvalidCredentials);
-        }
-        let user = user.ok_or(AppError::InvalidCredentials)?;
+        let matched = self.inner.passwords.verify(password, hash).await?;
+        let user = match user {
+            Some(user) if matched => user,
+            _ => {
+                attempt.failed(self.now());
+                return Err(AppError::InvalidCredentials);
+            }
+        };
+        attempt.succeeded(self.now());
         Ok(LoginOutcome {
             access_token: self.inner.tokens.issue(user.id, self.now())?,
             expires_in: self.inner.tokens.ttl_secs(),

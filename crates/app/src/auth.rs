@@ -1,9 +1,12 @@
-//! Who is asking: password hashing, access tokens and the authenticated caller.
+//! Who is asking: password hashing, access tokens, login rate limiting and the authenticated
+//! caller.
 
 mod password;
+mod throttle;
 mod token;
 
 pub use password::Passwords;
+pub use throttle::{Attempt, DEFAULT_CAPACITY as LOGIN_THROTTLE_CAPACITY, LoginThrottle};
 pub use token::{Claims, Tokens};
 
 use triage_domain::{Role, User, UserId};

@@ -19,6 +19,9 @@ pub enum AppError {
     /// Login failed. Deliberately the same for an unknown user and a wrong password.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// Too many failed logins for this username or from this client; try again later.
+    #[error("too many failed login attempts; try again in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
     /// Authenticated, but the action needs another role.
     #[error("{0}")]
     Forbidden(&'static str),

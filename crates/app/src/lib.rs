@@ -12,6 +12,7 @@ pub mod auth;
 mod error;
 mod files;
 mod jobs;
+mod metrics;
 mod ml;
 mod range;
 mod settings;
@@ -28,13 +29,17 @@ pub use auth::Caller;
 pub use error::{AppError, AppResult, FieldError};
 pub use files::{FileUrl, MAX_URL_SECS, MIN_URL_SECS, StoredFile};
 pub use jobs::{Download, JobForm, JobPatch, JobResults, UploadSpool};
+pub use metrics::Metrics;
 pub use ml::{CallbackToken, DispatchBatch, DispatchReport, MlSettings};
 pub use range::RangeRequest;
-pub use settings::{AcceptPolicy, AuthSettings, JobDefaults, Settings, UploadSettings};
+pub use settings::{
+    AcceptPolicy, AuthSettings, CorsSettings, DEFAULT_JSON_LIMIT, JobDefaults, Settings,
+    UploadSettings, WebSettings,
+};
 pub use watch::{JobFrame, JobNews, JobStatusView, JobWatch, JobsWatch, WatchStep, Watcher};
 pub use ws_settings::WsSettings;
 
-use auth::{Passwords, Tokens};
+use auth::{LoginThrottle, Passwords, Tokens};
 
 /// The adapters the use cases run on.
 #[derive(Clone)]
@@ -58,7 +63,9 @@ struct Inner {
     settings: Settings,
     passwords: Passwords,
     tokens: Tokens,
+    login_throttle: LoginThrottle,
     hub: watch::Hub,
+    metrics: Metrics,
 }
 
 impl App {
@@ -67,6 +74,11 @@ impl App {
     pub fn new(ports: Ports, settings: Settings) -> AppResult<Self> {
         let tokens = Tokens::new(settings.auth.jwt_secret.as_bytes(), settings.auth.token_ttl)?;
         let passwords = Passwords::new()?;
+        let login_throttle = LoginThrottle::new(
+            settings.auth.login_max_failures,
+            settings.auth.login_window,
+            auth::LOGIN_THROTTLE_CAPACITY,
+        );
         let hub = watch::Hub::new(ports.jobs.clone(), ports.events.clone());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -74,7 +86,9 @@ impl App {
                 settings,
                 passwords,
                 tokens,
+                login_throttle,
                 hub,
+                metrics: Metrics::default(),
             }),
         })
     }

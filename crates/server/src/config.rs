@@ -15,6 +15,19 @@ use crate::error::ServerError;
 /// The defaults, compiled in so the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 
+/// The per-environment files, compiled in too: `TRIAGE_ENV=production` means JSON logs even
+/// where no config directory was deployed. Files on disk still override them.
+const EMBEDDED_ENVS: &[(&str, &str)] = &[
+    (
+        "development",
+        include_str!("../../../config/development.toml"),
+    ),
+    (
+        "production",
+        include_str!("../../../config/production.toml"),
+    ),
+];
+
 /// Environment names the old system used, and the keys they set.
 pub const LEGACY_ENV: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
@@ -39,6 +52,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub ml: MlConfig,
     pub ws: WsConfig,
+    pub cors: CorsConfig,
+    pub web: WebConfig,
     pub log: LogConfig,
     /// Which `config/{env}.toml` was layered in (from `TRIAGE_ENV`, not from the files).
     #[serde(skip)]
@@ -50,6 +65,10 @@ pub struct Config {
 pub struct ServerConfig {
     pub bind: String,
     pub workers: usize,
+    /// Largest JSON request body in bytes.
+    pub json_limit: usize,
+    /// Take the client address from `Forwarded`/`X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Clone, Deserialize)]
@@ -156,6 +175,9 @@ pub struct UploadsConfig {
 pub struct AuthConfig {
     pub jwt_secret: String,
     pub token_ttl_secs: u64,
+    /// Failed logins per username and per client within the window; 0: no limit.
+    pub login_max_failures: u32,
+    pub login_window_secs: u64,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -170,6 +192,8 @@ impl fmt::Debug for AuthConfig {
                 },
             )
             .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("login_max_failures", &self.login_max_failures)
+            .field("login_window_secs", &self.login_window_secs)
             .finish()
     }
 }
@@ -226,6 +250,23 @@ pub struct WsConfig {
     pub anonymous_status_frames: bool,
 }
 
+/// Cross-origin requests from browsers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins like `https://triage.example.org`; `*` for any (without credentials).
+    pub allowed_origins: Vec<String>,
+    pub allow_credentials: bool,
+}
+
+/// The built single-page frontend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Directory with `index.html`; empty: no frontend.
+    pub static_dir: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -276,7 +317,12 @@ impl Config {
                 .find(|(name, _)| key == *name)
                 .map(|(_, path)| (*path).into())
         });
+        let embedded_env = EMBEDDED_ENVS
+            .iter()
+            .find(|(name, _)| *name == env)
+            .map_or("", |(_, toml)| toml);
         Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(embedded_env))
             .merge(Toml::file(config_dir.join("default.toml")))
             .merge(Toml::file(config_dir.join(format!("{env}.toml"))))
             .merge(legacy)
@@ -315,6 +361,27 @@ impl Config {
         }
         if self.auth.token_ttl_secs == 0 {
             return fail("auth.token_ttl_secs must be positive");
+        }
+        if self.auth.login_max_failures > 0 && self.auth.login_window_secs == 0 {
+            return fail("auth.login_window_secs must be positive (or auth.login_max_failures 0)");
+        }
+        if self.server.json_limit == 0 {
+            return fail("server.json_limit must be positive");
+        }
+        let any_origin = self.cors.allowed_origins.iter().any(|o| o.trim() == "*");
+        if any_origin && self.cors.allow_credentials {
+            return fail("cors.allow_credentials needs explicit cors.allowed_origins, not \"*\"");
+        }
+        if let Some(origin) = self
+            .cors
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim())
+            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(ServerError::Config(format!(
+                "cors.allowed_origins: {origin:?} is not \"*\" or an origin like https://host[:port]"
+            )));
         }
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
             return fail("auth.jwt_secret must be at least 32 bytes");

@@ -76,7 +76,10 @@ impl Server {
         let mut server = HttpServer::new(move || {
             actix_web::App::new()
                 .app_data(data.clone())
-                .configure(triage_api::configure)
+                // Inside `observe`, so preflight answers get a request id and a log line too.
+                .wrap(actix_web::middleware::from_fn(triage_api::cors))
+                .wrap(actix_web::middleware::from_fn(triage_api::observe))
+                .configure(triage_api::configure_with(&data.settings().web))
         })
         .listen(listener)?
         .disable_signals()

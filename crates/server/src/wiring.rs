@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use triage_app::{
-    AcceptPolicy, App, AuthSettings, JobDefaults, MlSettings, Ports, Settings, UploadSettings,
-    WsSettings,
+    AcceptPolicy, App, AuthSettings, CorsSettings, JobDefaults, MlSettings, Ports, Settings,
+    UploadSettings, WebSettings, WsSettings,
 };
 use triage_archive::Limits;
 use triage_blob_fs::FsBlobStore;
@@ -144,6 +144,8 @@ pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, S
         auth: AuthSettings {
             jwt_secret: jwt_secret(config)?,
             token_ttl: Duration::from_secs(config.auth.token_ttl_secs),
+            login_max_failures: config.auth.login_max_failures,
+            login_window: Duration::from_secs(config.auth.login_window_secs),
         },
         uploads: UploadSettings {
             max_size: uploads.max_size,
@@ -168,6 +170,32 @@ pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, S
             ping_interval: Duration::from_secs(config.ws.ping_interval_secs),
             idle_timeout: Duration::from_secs(config.ws.idle_timeout_secs),
             anonymous_status_frames: config.ws.anonymous_status_frames,
+        },
+        web: web_settings(config)?,
+    })
+}
+
+fn web_settings(config: &Config) -> Result<WebSettings, ServerError> {
+    let dir = config.web.static_dir.trim();
+    let static_dir = if dir.is_empty() {
+        None
+    } else {
+        let dir = std::path::PathBuf::from(dir);
+        if !dir.join("index.html").is_file() {
+            return Err(ServerError::Config(format!(
+                "web.static_dir: {} is not a directory with an index.html",
+                dir.display()
+            )));
+        }
+        Some(dir)
+    };
+    Ok(WebSettings {
+        json_limit: config.server.json_limit,
+        trust_forwarded_for: config.server.trust_forwarded_for,
+        static_dir,
+        cors: CorsSettings {
+            allowed_origins: config.cors.allowed_origins.clone(),
+            allow_credentials: config.cors.allow_credentials,
         },
     })
 }

@@ -16,6 +16,8 @@ mod bad_uploads;
 mod files;
 #[path = "http/jobs_flow.rs"]
 mod jobs_flow;
+#[path = "http/operate.rs"]
+mod operate;
 #[path = "http/system.rs"]
 mod system;
 

@@ -17,6 +17,13 @@ fn cases() -> Vec<(AppError, u16, &'static str)> {
         ),
         (AppError::InvalidCredentials, 401, "invalid_credentials"),
         (
+            AppError::RateLimited {
+                retry_after_secs: 120,
+            },
+            429,
+            "rate_limited",
+        ),
+        (
             AppError::Forbidden("only administrators may list users"),
             403,
             "forbidden",
@@ -153,6 +160,10 @@ async fn every_app_error_has_its_status_code_and_body() {
                     headers.get(header::RETRY_AFTER).unwrap().to_str().unwrap(),
                     expected
                 );
+            }
+            AppError::RateLimited { .. } => {
+                assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "120");
+                assert!(body["detail"].as_str().unwrap().contains("120 seconds"));
             }
             AppError::Internal(_) => {
                 assert_eq!(body["detail"], "internal server error");

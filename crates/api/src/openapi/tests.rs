@@ -27,6 +27,7 @@ fn every_implemented_route_of_api_md_is_documented() {
         ("/jobs/{id}/results.xlsx", &["get"]),
         ("/health", &["get"]),
         ("/ready", &["get"]),
+        ("/metrics", &["get"]),
         ("/openapi.json", &["get"]),
         ("/internal/jobs/{id}/completion", &["post"]),
         ("/upload", &["post"]),
@@ -68,6 +69,7 @@ fn protected_routes_require_the_bearer_scheme_and_public_ones_do_not() {
         "/auth/login",
         "/health",
         "/ready",
+        "/metrics",
         "/openapi.json",
         "/signed/files/{user_id}/{filename}",
     ];

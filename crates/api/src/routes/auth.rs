@@ -1,9 +1,10 @@
 //! Registration, login and the caller's own account.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use triage_app::App;
 
 use super::resource;
+use crate::client::client_ip;
 use crate::dto::auth::{LoginRequest, RegisterRequest, TokenResponse};
 use crate::dto::users::UserResponse;
 use crate::error::{ApiError, ErrorBody};
@@ -42,14 +43,17 @@ pub(crate) async fn register(
         (status = 200, description = "A token for `Authorization: Bearer`", body = TokenResponse),
         (status = 401, description = "`invalid_credentials` (the same for an unknown user and a wrong password)", body = ErrorBody),
         (status = 422, description = "`validation_failed`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many failed logins for this username or from this client; `Retry-After` says when to try again", body = ErrorBody),
     )
 )]
 pub(crate) async fn login(
     app: web::Data<App>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let body = body.into_inner();
-    let outcome = app.login(&body.username, &body.password).await?;
+    let client = client_ip(&req, app.settings().web.trust_forwarded_for);
+    let outcome = app.login(client, &body.username, &body.password).await?;
     Ok(web::Json(outcome.into()))
 }
 

@@ -20,6 +20,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     let doc = web::Data::new(openapi());
     cfg.service(resource("/health", "GET").route(web::get().to(health)))
         .service(resource("/ready", "GET").route(web::get().to(ready)))
+        .service(resource("/metrics", "GET").route(web::get().to(metrics)))
         .service(
             resource("/openapi.json", "GET")
                 .app_data(doc)
@@ -113,6 +114,22 @@ async fn probe(name: &'static str, ping: impl Future<Output = DomainResult<()>>)
     };
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Check { ok, latency_ms }
+}
+
+/// Prometheus metrics: HTTP requests and latency by route template, jobs by status, queue
+/// depth and age, dispatch attempts and outcomes, ML round-trip time, uploads, WebSockets.
+#[utoipa::path(
+    get, path = "/metrics", tag = "system",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
+        (status = 503, description = "`unavailable`: the database did not answer", body = crate::error::ErrorBody),
+    )
+)]
+pub(crate) async fn metrics(app: web::Data<App>) -> Result<HttpResponse, crate::error::ApiError> {
+    let text = app.metrics_text().await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text))
 }
 
 /// The OpenAPI document of this API.

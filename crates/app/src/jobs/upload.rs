@@ -181,6 +181,7 @@ impl App {
         };
         match ports.jobs.create(new).await {
             Ok(job) => {
+                self.metrics().upload(job.file_size);
                 self.publish(&job, ChangeKind::Created).await;
                 Ok(job)
             }

@@ -43,6 +43,18 @@ enum Outcome {
     Skipped,
 }
 
+impl Outcome {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Completed => "completed",
+            Self::Retrying => "retrying",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
 impl DispatchReport {
     fn count(&mut self, outcome: &Outcome) {
         match outcome {
@@ -156,6 +168,7 @@ impl App {
             .into_iter()
             .map(|(job, entry)| self.dispatch_one(worker, job, entry));
         for outcome in join_all(runs).await {
+            self.metrics().dispatch_outcome(outcome.name());
             report.count(&outcome);
         }
         report
@@ -190,7 +203,9 @@ impl App {
         }
         let request = self.inference_request(&job);
         tracing::info!(job.id = %id, attempt = job.attempts + 1, "handing the job to the analysis");
+        let started = std::time::Instant::now();
         let answer = self.inner.ports.inference.submit(&request).await;
+        self.metrics().dispatch_attempt(started.elapsed());
         match answer {
             Ok(Submission::Accepted) => {
                 let reason = "being analysed".to_owned();

@@ -166,3 +166,78 @@ async fn ready_is_degraded_while_the_service_is_down() {
     assert_eq!(ready["status"], "degraded");
     assert_eq!(ready["checks"]["ml"]["ok"], false);
 }
+
+/// The value of the first sample line starting with `series` (name plus labels).
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_move_over_a_jobs_life() {
+    let t = MlTestApp::spawn().await;
+    let scrape = async || {
+        let answer = t
+            .app
+            .client
+            .get(t.app.url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert!(
+            answer.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        answer.text().await.unwrap()
+    };
+    let before = scrape().await;
+    assert_eq!(sample(&before, "triage_uploads_total"), 0.0);
+    let alice = t.app.new_user().await;
+    let id = t.upload(&alice, "ct-normal.zip").await;
+    t.ml.set_default(Behaviour::accept());
+    t.app.dispatch().await;
+    let during = scrape().await;
+    assert_eq!(sample(&during, r#"triage_jobs{status="processing"}"#), 1.0);
+    t.ml.complete(&id).await;
+    let after = scrape().await;
+    assert_eq!(sample(&after, "triage_uploads_total"), 1.0);
+    let size = std::fs::metadata(triage_testkit::fixture("ct-normal.zip"))
+        .unwrap()
+        .len();
+    assert_eq!(sample(&after, "triage_upload_bytes_total"), size as f64);
+    assert_eq!(sample(&after, "triage_dispatch_attempts_total"), 1.0);
+    assert_eq!(
+        sample(
+            &after,
+            r#"triage_dispatch_outcomes_total{outcome="accepted"}"#
+        ),
+        1.0
+    );
+    assert_eq!(sample(&after, r#"triage_jobs{status="succeeded"}"#), 1.0);
+    assert_eq!(sample(&after, "triage_queue_depth"), 0.0);
+    assert_eq!(sample(&after, "triage_ml_round_trip_seconds_count"), 1.0);
+    assert_eq!(
+        sample(
+            &after,
+            r#"triage_http_requests_total{method="POST",route="/jobs",status="201"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"triage_http_requests_total{method="POST",route="/internal/jobs/{id}/completion",status="200"}"#
+        ),
+        1.0
+    );
+    assert!(
+        after
+            .contains("triage_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"+Inf\"} 1")
+    );
+}

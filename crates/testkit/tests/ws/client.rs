@@ -165,6 +165,18 @@ impl Socket {
     }
 }
 
+/// Polls `check` until it holds; fails after [`WAIT`].
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub fn job_id(id: &str) -> JobId {
     id.parse().unwrap()
 }

@@ -9,7 +9,8 @@ use triage_domain::{JobId, JobStatus};
 use triage_testkit::{Actor, TestApp, ok_json};
 
 use crate::client::{
-    Auth, Event, Socket, WAIT, assert_status_only, create_job, move_job, spawn, spawn_with,
+    Auth, Event, Socket, WAIT, assert_status_only, create_job, eventually, move_job, spawn,
+    spawn_with,
 };
 
 async fn upload(app: &TestApp, actor: &Actor) -> String {
@@ -73,6 +74,7 @@ async fn the_owner_and_admins_see_whole_jobs_with_every_kind_of_token() {
         let rest_keys: Vec<&String> = rest.as_object().unwrap().keys().collect();
         assert_eq!(keys, rest_keys);
     }
+    assert_eq!(app.app().open_watches(), 4);
 
     let cancelled = app
         .client
@@ -86,6 +88,8 @@ async fn the_owner_and_admins_see_whole_jobs_with_every_kind_of_token() {
         assert_eq!(ws.update().await, cancelled);
         assert_eq!(ws.close_code().await, 1000);
     }
+    // Closed sockets leave nothing behind.
+    eventually("every watch ended", || app.app().open_watches() == 0).await;
 }
 
 #[tokio::test]
