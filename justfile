@@ -37,3 +37,7 @@ bench-upload size_mib="2048":
 # 10,000 WebSocket watchers of one job: time from its completion to their frames, and server RSS.
 bench-ws watchers="10000" rounds="3":
     bash benches/ws.sh {{watchers}} {{rounds}}
+
+# One generated 512-slice 512x512 CT series per analysis profile: seconds and peak RSS.
+bench-engine slices="512" size="512":
+    bash benches/engine.sh {{slices}} {{size}}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Engine benchmark: a generated CT series of SLICES slices of SIZE x SIZE pixels (defaults 512,
+# 512) analysed by the release engine once per profile; seconds per series and peak RSS of the
+# process, appended to docs/benchmarks.md. Targets (2 cores): production under 10 s and
+# under 500 MiB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SLICES=${1:-512}
+SIZE=${2:-512}
+SHARED=${TRIAGE_SHARED:-$PWD/../shared}
+[ -d "$SHARED" ] || SHARED=/work/shared
+CACHE=${TRIAGE_BENCH_CACHE:-$HOME/.cache/triage/bench}
+TARGET=${CARGO_TARGET_DIR:-target}
+mkdir -p "$CACHE"
+if [ ! -x "$CACHE/venv/bin/python" ]; then
+  python3 -m venv "$CACHE/venv"
+  "$CACHE/venv/bin/pip" install --quiet --disable-pip-version-check pydicom numpy
+fi
+STUDY=$CACHE/series-${SLICES}x${SIZE}.zip
+if [ ! -s "$STUDY" ]; then
+  echo "generating $STUDY"
+  "$CACHE/venv/bin/python" "$SHARED/tools/make_ct_study.py" "$STUDY.part" --kind emphysema \
+    --slices "$SLICES" --size "$SIZE"
+  mv "$STUDY.part" "$STUDY"
+fi
+cargo build --release -q -p triage-engine --example analyse
+BIN=$TARGET/release/examples/analyse
+THREADS=$(nproc)
+ROWS=""
+for PROFILE in fast_debug production research; do
+  # GNU time's maximum resident set size (KiB) and the engine's own timing line.
+  OUT=$( { /usr/bin/time -f 'peak_kib=%M' "$BIN" --profile "$PROFILE" --threads "$THREADS" "$STUDY"; } 2>&1 )
+  SECS=$(printf '%s\n' "$OUT" | sed -n 's/.*series, \([0-9.]*\) s,.*/\1/p' | head -n1)
+  PEAK_KIB=$(printf '%s\n' "$OUT" | sed -n 's/^peak_kib=//p')
+  PEAK_MIB=$((PEAK_KIB / 1024))
+  echo "$PROFILE: ${SECS} s per series, peak RSS ${PEAK_MIB} MiB"
+  ROWS+="| $(date -u +%F) | engine | ${SLICES}×${SIZE}² series, \`$PROFILE\`, $THREADS threads | ${SECS} s | ${PEAK_MIB} MiB |"$'\n'
+done
+python3 - "$ROWS" <<'PY'
+import sys
+rows = sys.argv[1]
+path = "docs/benchmarks.md"
+text = open(path).read()
+marker = "<!-- engine rows -->"
+if marker not in text:
+    text += "\n## Engine\n\n`just bench-engine` (benches/engine.sh): one generated CT series per profile, analysed by the\nrelease engine (`crates/engine/examples/analyse.rs`); peak RSS from GNU time.\n\n| date | bench | input | time | peak RSS |\n|---|---|---|---|---|\n" + marker + "\n"
+text = text.replace(marker, rows + marker)
+open(path, "w").write(text)
+PY
