@@ -34,7 +34,7 @@ for PROFILE in fast_debug production research; do
   PEAK_KIB=$(printf '%s\n' "$OUT" | sed -n 's/^peak_kib=//p')
   PEAK_MIB=$((PEAK_KIB / 1024))
   echo "$PROFILE: ${SECS} s per series, peak RSS ${PEAK_MIB} MiB"
-  ROWS+="| $(date -u +%F) | engine | ${SLICES}×${SIZE}² series, \`$PROFILE\`, $THREADS threads | ${SECS} s | ${PEAK_MIB} MiB |"$'\n'
+  ROWS+="| $(date -u +%F) | engine | ${SLICES} slices of ${SIZE}×${SIZE}, \`$PROFILE\`, $THREADS threads | ${SECS} s | ${PEAK_MIB} MiB |"$'\n'
 done
 python3 - "$ROWS" <<'PY'
 import sys

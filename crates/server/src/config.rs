@@ -1,5 +1,6 @@
 //! Layered configuration: the embedded `config/default.toml` < `config/default.toml` on disk <
-//! `config/{TRIAGE_ENV}.toml` < the legacy environment names of the old system <
+//! the embedded `config/{TRIAGE_ENV}.toml` < that file on disk < the legacy environment names
+//! of the old system <
 //! `TRIAGE__SECTION__KEY`. Unknown keys are errors. Nothing here is global: the loaded
 //! [`Config`] is passed to whoever needs it.
 
@@ -321,9 +322,11 @@ impl Config {
             .iter()
             .find(|(name, _)| *name == env)
             .map_or("", |(_, toml)| toml);
+        // The environment's own settings (embedded or on disk) beat every default, wherever it
+        // comes from: a deployed default.toml must not undo production's rules.
         Figment::from(Toml::string(DEFAULT_TOML))
-            .merge(Toml::string(embedded_env))
             .merge(Toml::file(config_dir.join("default.toml")))
+            .merge(Toml::string(embedded_env))
             .merge(Toml::file(config_dir.join(format!("{env}.toml"))))
             .merge(legacy)
             .merge(Env::prefixed("TRIAGE__").split("__"))

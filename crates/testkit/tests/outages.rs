@@ -78,7 +78,7 @@ async fn s3_going_away_mid_upload_is_a_503_that_leaves_nothing() {
     .await;
     proxy.set_down(true);
     let answer = upload.await.unwrap().unwrap();
-    assert_eq!(answer.headers().get("retry-after").is_some(), true);
+    assert!(answer.headers().get("retry-after").is_some());
     let body = ok_json(answer, 503).await;
     assert_eq!(body["code"], "unavailable");
 
