@@ -41,3 +41,11 @@ bench-ws watchers="10000" rounds="3":
 # One generated 512-slice 512x512 CT series per analysis profile: seconds and peak RSS.
 bench-engine slices="512" size="512":
     bash benches/engine.sh {{slices}} {{size}}
+
+# Every benchmark: upload, engine, WebSocket fan-out.
+bench: bench-upload bench-engine bench-ws
+
+# Start a local S3 server (s3s-fs on 127.0.0.1:9000, key minioadmin/minioadmin) for the tests.
+s3:
+    bash "${TRIAGE_SHARED:-../shared}/tools/start-s3.sh" install s3s-fs
+    bash "${TRIAGE_SHARED:-../shared}/tools/start-s3.sh" s3s-fs
