@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, FieldErrorBody};
-use crate::routes::{auth, files, internal, jobs, system, users};
+use crate::routes::{auth, files, internal, jobs, system, users, ws};
 
 /// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -79,6 +79,8 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         files::delete_file,
         files::file_url,
         files::download_signed,
+        ws::watch_job,
+        ws::watch_jobs,
         system::health,
         system::ready,
         system::metrics,
@@ -92,6 +94,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         (name = "users", description = "User administration: admins see everyone, users themselves"),
         (name = "jobs", description = "Uploads, their analysis and its results"),
         (name = "files", description = "A per-user object area: upload, list, download, delete, share by URL"),
+        (name = "live", description = "Live job updates over WebSocket"),
         (name = "system", description = "Health, readiness and this document"),
         (name = "internal", description = "Called by the analysis service with its own token; not for clients"),
     )

@@ -25,7 +25,7 @@ use crate::error::{AppError, AppResult};
 use crate::{App, Caller};
 
 pub(crate) use hub::Hub;
-use hub::{Notice, Received, Subscription};
+use hub::{Fresh, Notice, Received, Subscription};
 
 /// Jobs sent in the snapshot of a socket watching all of a caller's jobs, per active status.
 const ACTIVE_SNAPSHOT_LIMIT: u64 = 500;
@@ -145,18 +145,21 @@ impl App {
     /// Starts watching one job (which need not exist yet). Changes are collected from now on;
     /// call [`JobWatch::snapshot`] next.
     pub fn watch_job(&self, watcher: Watcher, id: JobId) -> JobWatch {
+        self.inner.metrics.websockets(1);
         JobWatch {
             subscription: self.inner.hub.job(id),
             app: self.clone(),
             watcher,
             id,
             version: 0,
+            fresh: None,
         }
     }
 
     /// Starts watching every job of `caller` (an administrator: everyone's). Call
     /// [`JobsWatch::snapshot`] next.
     pub fn watch_jobs(&self, caller: Caller) -> JobsWatch {
+        self.inner.metrics.websockets(1);
         let subscription = if caller.is_admin() {
             self.inner.hub.everyone()
         } else {
@@ -190,6 +193,21 @@ pub struct JobWatch {
     id: JobId,
     /// The newest version sent.
     version: i64,
+    /// The job as the hub re-read it for a resync: the next snapshot.
+    fresh: Option<Fresh>,
+}
+
+/// Every watch is one open socket (the `triage_websockets_open` gauge).
+impl Drop for JobWatch {
+    fn drop(&mut self) {
+        self.app.inner.metrics.websockets(-1);
+    }
+}
+
+impl Drop for JobsWatch {
+    fn drop(&mut self) {
+        self.app.inner.metrics.websockets(-1);
+    }
 }
 
 impl JobWatch {
@@ -206,12 +224,18 @@ impl JobWatch {
     /// # Errors
     /// `Unavailable`.
     pub async fn snapshot(&mut self) -> AppResult<WatchStep> {
-        let job = self.app.inner.ports.jobs.get(self.id).await?;
-        Ok(match job {
-            None => WatchStep::Frame(JobFrame::NotFound(self.id)),
-            Some(job) => {
-                self.version = self.version.max(job.version);
-                self.step(Arc::new(JobNews::new(job)))
+        let fresh = match self.fresh.take() {
+            Some(fresh) => fresh,
+            None => match self.app.inner.ports.jobs.get(self.id).await? {
+                Some(job) => Fresh::Job(Arc::new(JobNews::new(job))),
+                None => Fresh::Missing,
+            },
+        };
+        Ok(match fresh {
+            Fresh::Missing => WatchStep::Frame(JobFrame::NotFound(self.id)),
+            Fresh::Job(news) => {
+                self.version = self.version.max(news.job.version);
+                self.step(news)
             }
         })
     }
@@ -230,7 +254,14 @@ impl JobWatch {
                 Received::Notice(Notice::Deleted { job_id, .. }) => {
                     return WatchStep::Frame(JobFrame::Deleted(job_id));
                 }
-                Received::Notice(Notice::Resync) | Received::Lagged => return WatchStep::Resync,
+                Received::Notice(Notice::Resync(fresh)) => {
+                    self.fresh = fresh;
+                    return WatchStep::Resync;
+                }
+                Received::Lagged => {
+                    self.fresh = None;
+                    return WatchStep::Resync;
+                }
                 Received::Closed => return WatchStep::Closed,
             }
         }
@@ -310,7 +341,9 @@ impl JobsWatch {
                     self.seen.remove(&job_id);
                     return WatchStep::Frame(JobFrame::Deleted(job_id));
                 }
-                Received::Notice(Notice::Resync) | Received::Lagged => return WatchStep::Resync,
+                Received::Notice(Notice::Resync(_)) | Received::Lagged => {
+                    return WatchStep::Resync;
+                }
                 Received::Closed => return WatchStep::Closed,
             }
         }

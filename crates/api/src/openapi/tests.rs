@@ -36,6 +36,8 @@ fn every_implemented_route_of_api_md_is_documented() {
         ("/files/{filename}", &["delete"]),
         ("/files/{filename}/url", &["get"]),
         ("/signed/files/{user_id}/{filename}", &["get"]),
+        ("/ws/jobs/{id}", &["get"]),
+        ("/ws/jobs", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in expected {

@@ -195,6 +195,20 @@ mod tests {
     use super::subprotocol_token;
 
     #[test]
+    fn the_socket_routes_are_described_for_the_openapi_document() {
+        use utoipa::OpenApi;
+        #[derive(OpenApi)]
+        #[openapi(paths(super::watch_job, super::watch_jobs))]
+        struct Doc;
+        let doc = serde_json::to_value(Doc::openapi()).unwrap();
+        for path in ["/ws/jobs/{id}", "/ws/jobs"] {
+            let get = &doc["paths"][path]["get"];
+            assert!(get["responses"]["101"].is_object(), "{path}: {get}");
+            assert!(get["security"].is_array(), "{path}: {get}");
+        }
+    }
+
+    #[test]
     fn the_token_follows_bearer_in_the_subprotocols() {
         let token = |values: &[&'static str]| subprotocol_token(values.iter().copied());
         assert_eq!(token(&["bearer, abc.def"]), Some("abc.def"));

@@ -34,8 +34,16 @@ pub(crate) enum Notice {
         job_id: JobId,
         owner_id: UserId,
     },
-    /// Changes may have been missed: re-read.
-    Resync,
+    /// Changes may have been missed: re-read. For a job's watchers the hub re-read the job
+    /// already, once for all of them (`None`: it could not; each watcher reads for itself).
+    Resync(Option<Fresh>),
+}
+
+/// A job as re-read after a resync.
+#[derive(Debug, Clone)]
+pub(crate) enum Fresh {
+    Job(Arc<JobNews>),
+    Missing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,8 +233,32 @@ impl Shared {
         .collect()
     }
 
-    fn everybody(&self) -> Vec<broadcast::Sender<Notice>> {
-        self.lock().topics.values().cloned().collect()
+    fn everybody(&self) -> Vec<(Topic, broadcast::Sender<Notice>)> {
+        self.lock()
+            .topics
+            .iter()
+            .map(|(topic, sender)| (*topic, sender.clone()))
+            .collect()
+    }
+
+    /// Tells every watcher to resync. Each watched job is re-read here once, so that a
+    /// reconnected listener does not send every socket to the database at the same moment.
+    async fn resync(&self, recent: &mut HashMap<JobId, i64>) {
+        recent.clear();
+        for (topic, sender) in self.everybody() {
+            let fresh = match topic {
+                Topic::Job(id) => match self.jobs.get(id).await {
+                    Ok(Some(job)) => Some(Fresh::Job(Arc::new(JobNews::new(job)))),
+                    Ok(None) => Some(Fresh::Missing),
+                    Err(err) => {
+                        tracing::warn!(job.id = %id, error = %err, "cannot re-read a watched job; its watchers read it themselves");
+                        None
+                    }
+                },
+                Topic::Owner(_) | Topic::Everyone => None,
+            };
+            let _ = sender.send(Notice::Resync(fresh));
+        }
     }
 
     async fn run(&self, mut events: EventStream) {
@@ -235,11 +267,7 @@ impl Shared {
         let mut recent: HashMap<JobId, i64> = HashMap::new();
         while let Some(event) = events.next().await {
             match event {
-                JobEvent::Resync => {
-                    for sender in self.everybody() {
-                        let _ = sender.send(Notice::Resync);
-                    }
-                }
+                JobEvent::Resync => self.resync(&mut recent).await,
                 JobEvent::Changed(change) => {
                     if let Some(notice) = self.resolve(&change, &mut recent).await {
                         for sender in self.targets(&change) {
@@ -285,7 +313,7 @@ impl Shared {
             Ok(None) => None,
             Err(err) => {
                 tracing::warn!(job.id = %change.job_id, error = %err, "cannot read a changed job; its watchers resync");
-                Some(Notice::Resync)
+                Some(Notice::Resync(None))
             }
         }
     }

@@ -75,6 +75,7 @@ async fn the_owner_and_admins_see_whole_jobs_with_every_kind_of_token() {
         assert_eq!(keys, rest_keys);
     }
     assert_eq!(app.app().open_watches(), 4);
+    assert_eq!(open_sockets_metric(&app).await, 4);
 
     let cancelled = app
         .client
@@ -90,6 +91,25 @@ async fn the_owner_and_admins_see_whole_jobs_with_every_kind_of_token() {
     }
     // Closed sockets leave nothing behind.
     eventually("every watch ended", || app.app().open_watches() == 0).await;
+    assert_eq!(open_sockets_metric(&app).await, 0);
+}
+
+/// `triage_websockets_open` of `/metrics`.
+async fn open_sockets_metric(app: &TestApp) -> i64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("triage_websockets_open "))
+        .unwrap_or_else(|| panic!("no gauge in {text}"))
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -344,4 +364,52 @@ async fn the_routes_refuse_what_is_not_a_watcher_handshake() {
         .err()
         .expect("refused");
     assert!(err.to_string().contains("404"), "{err}");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_holds_up_nobody() {
+    let app = spawn().await;
+    let alice = app.new_user().await;
+    let id = upload(&app, &alice).await;
+    let path = format!("/api/ws/jobs/{id}");
+    let mut stalled = Socket::open(&app, &path, Auth::Header(&alice.token)).await;
+    stalled.update().await;
+    let mut reader = Socket::open(&app, &path, Auth::Header(&alice.token)).await;
+    reader.update().await;
+
+    // Frames of ~10 kB each, far more than the stalled socket's buffers hold.
+    let long = "x".repeat(9_000);
+    let edits = 400;
+    let reading = tokio::spawn(async move {
+        loop {
+            let job = reader.update().await;
+            if job["title"] == format!("edit {}", edits - 1) {
+                return job;
+            }
+        }
+    });
+    for n in 0..edits {
+        let body = json!({"title": format!("edit {n}"), "description": format!("{n} {long}")});
+        let res = app
+            .client
+            .put(app.url(&format!("/jobs/{id}")))
+            .header("Authorization", alice.bearer())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        ok_json(res, 200).await;
+    }
+    // The reader saw the last edit although the other socket never read a byte.
+    let last = tokio::time::timeout(WAIT, reading)
+        .await
+        .expect("the reader keeps up")
+        .unwrap();
+    assert!(
+        last["description"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{} ", edits - 1))
+    );
+    drop(stalled);
 }
