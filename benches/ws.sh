@@ -22,8 +22,9 @@ fi
 cargo build --release -q -p triage-server
 cargo build --release -q -p triage-testkit --example ws_bench
 DATA=$(mktemp -d /tmp/triage-bench-ws.XXXXXX)
+# The server runs as the image runs it (deploy/Dockerfile): MALLOC_ARENA_MAX=2.
 export TRIAGE__DATA_DIR=$DATA TRIAGE__SERVER__BIND=127.0.0.1:$PORT TRIAGE__LOG__FILTER=warn \
-  TRIAGE__ML__DISPATCH=false
+  TRIAGE__ML__DISPATCH=false MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 "$TARGET/release/triage" serve >"$DATA/server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; rm -rf "$DATA"' EXIT

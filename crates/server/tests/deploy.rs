@@ -108,9 +108,11 @@ const TRIAGE_PROCESS_ENV: &[&str] = &[
     "TRIAGE_CONFIG_DIR",
     "RUST_LOG",
     "RUST_BACKTRACE",
+    "MALLOC_ARENA_MAX",
 ];
-/// Besides the names of its command line: what `triage-ml` reads (tracing's filter).
-const ML_PROCESS_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE"];
+/// Besides the names of its command line: what `triage-ml` reads (tracing's filter), and
+/// glibc's malloc tuning.
+const ML_PROCESS_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE", "MALLOC_ARENA_MAX"];
 /// Third-party images, and the prefixes of the variables they read.
 const IMAGE_ENV: &[(&str, &[&str])] = &[
     ("postgres", &["POSTGRES_", "PGDATA"]),
