@@ -3,47 +3,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use triage_blob_fs::FsBlobStore;
 use triage_testkit::ml_server::{Behaviour, ScriptedMl};
 use triage_testkit::zips::tiny_dicom;
 
+use support::{Process, free_port, http_client, sign_up, wait_healthy};
+
 const TOKEN: &str = "crash-test-ml-token-0123456789";
 const SECRET: &str = "crash-test-jwt-secret-0123456789abcdef";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The child process, killed when the test ends however it ends.
-struct Triage(Child);
-
-impl Triage {
-    fn kill_9(&mut self) {
-        self.0.kill().unwrap(); // SIGKILL
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Triage {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(dir: &Path, port: u16, ml_url: &str) -> Triage {
-    Triage(
+fn start(dir: &Path, port: u16, ml_url: &str) -> Process {
+    Process(
         Command::new(env!("CARGO_BIN_EXE_triage"))
             .arg("serve")
             .current_dir(dir)
@@ -65,14 +43,6 @@ fn start(dir: &Path, port: u16, ml_url: &str) -> Triage {
             .spawn()
             .expect("start triage"),
     )
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "triage never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn jobs(client: &reqwest::Client, base: &str, token: &str) -> Vec<Value> {
@@ -106,28 +76,11 @@ async fn a_killed_server_leaves_no_job_behind() {
     let ml = ScriptedMl::start(Arc::new(blobs), TOKEN).await;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = http_client();
     let mut triage = start(dir.path(), port, &ml.url());
     wait_healthy(&client, &base).await;
+    let token = sign_up(&client, &base, "secret-password").await;
 
-    let user = json!({"username": "radiologist", "password": "secret-password"});
-    let created = client
-        .post(format!("{base}/auth/register"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let login: Value = client
-        .post(format!("{base}/auth/login"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
     let upload = async |client: &reqwest::Client| {
         let part = reqwest::multipart::Part::bytes(tiny_dicom()).file_name("slice.dcm");
         let form = reqwest::multipart::Form::new().part("file", part);

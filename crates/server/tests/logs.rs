@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{free_port, http_client, sign_up, wait_healthy};
 
 const SECRET: &str = "logs-test-jwt-secret-0123456789abcdef";
 const PASSWORD: &str = "pw-Very-Secret-4711";
@@ -16,11 +18,7 @@ const PASSWORD: &str = "pw-Very-Secret-4711";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_life_is_traceable_and_leaks_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log_path = dir.path().join("triage.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
@@ -44,30 +42,9 @@ async fn a_job_life_is_traceable_and_leaks_nothing() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "triage never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    let user = json!({"username": "radiologist", "password": PASSWORD});
-    client
-        .post(format!("{base}/auth/register"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap();
-    let login: Value = client
-        .post(format!("{base}/auth/login"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let client = http_client();
+    wait_healthy(&client, &base).await;
+    let token = sign_up(&client, &base, PASSWORD).await;
 
     let bytes = std::fs::read(triage_testkit::fixture("ct-normal.zip")).unwrap();
     let part = reqwest::multipart::Part::bytes(bytes).file_name("ct-normal.zip");

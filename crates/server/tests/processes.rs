@@ -5,15 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use triage_testkit::fixture;
 use triage_testkit::pg::TestDb;
 use triage_testkit::s3::TestBucket;
+
+use support::{Process, free_port, http_client, sign_up, wait_healthy};
 
 const TOKEN: &str = "processes-test-ml-token-0123456789";
 const SECRET: &str = "processes-test-jwt-secret-0123456789abcdef";
@@ -23,23 +26,6 @@ const FIXTURES: [&str; 4] = [
     "ct-opacity.zip",
     "ct-two-studies-pacs.zip",
 ];
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `triage-ml` sits next to `triage` in the target directory: `cargo test --workspace` builds
 /// it for the ml-service crate's own process tests.
@@ -108,19 +94,6 @@ fn start_triage(dir: &Path, db: &TestDb, bucket: &TestBucket, port: u16, ml_port
             .spawn()
             .expect("start triage"),
     )
-}
-
-async fn wait_healthy(client: &reqwest::Client, url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client
-        .get(format!("{url}/health"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "{url} never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 struct Client {
@@ -205,29 +178,15 @@ async fn triage_and_triage_ml_as_processes_on_postgres_and_s3() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (port, ml_port) = (free_port(), free_port());
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = http_client();
     let _triage = start_triage(dir.path(), &db, &bucket, port, ml_port);
     let base = format!("http://127.0.0.1:{port}");
     wait_healthy(&http, &base).await;
-    let user = json!({"username": "radiologist", "password": "secret-password"});
-    http.post(format!("{base}/auth/register"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = sign_up(&http, &base, "secret-password").await;
     let client = Client {
         http: http.clone(),
         base: base.clone(),
-        token: login["access_token"].as_str().unwrap().to_owned(),
+        token,
     };
 
     // triage-ml is not running yet: the uploads wait and retry.

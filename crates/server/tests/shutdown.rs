@@ -3,19 +3,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
+mod support;
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::stream;
-use serde_json::{Value, json};
+use serde_json::Value;
 use triage_blob_fs::FsBlobStore;
 use triage_domain::JobId;
 use triage_domain::ports::JobStore;
 use triage_store_diesel::{PoolOptions, SqliteStore};
 use triage_testkit::ml_server::{Behaviour, ScriptedMl};
 use triage_testkit::zips::tiny_dicom;
+
+use support::{free_port, http_client, sign_up, wait_healthy};
 
 const TOKEN: &str = "shutdown-test-ml-token-0123456789";
 const SECRET: &str = "shutdown-test-jwt-secret-0123456789abcdef";
@@ -26,11 +29,7 @@ async fn sigterm_lets_uploads_finish_and_releases_leases() {
     let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
     let ml = ScriptedMl::start(Arc::new(blobs), TOKEN).await;
     ml.set_default(Behaviour::hang(Duration::from_secs(120)));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
         .current_dir(dir.path())
         .env("TRIAGE_CONFIG_DIR", dir.path().join("no-config"))
@@ -48,28 +47,9 @@ async fn sigterm_lets_uploads_finish_and_releases_leases() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "triage never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let user = json!({"username": "radiologist", "password": "secret-password"});
-    http.post(format!("{base}/auth/register"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap();
-    let login: Value = http
-        .post(format!("{base}/auth/login"))
-        .json(&user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
+    let http = http_client();
+    wait_healthy(&http, &base).await;
+    let token = sign_up(&http, &base, "secret-password").await;
 
     // A job stuck inside /infer: its queue entry is leased.
     let part = reqwest::multipart::Part::bytes(tiny_dicom()).file_name("a.dcm");
