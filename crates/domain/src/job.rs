@@ -16,9 +16,10 @@ use crate::report::ReportPayload;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
-    /// Waiting for dispatch to the analysis (also while dispatch is retried after an outage).
+    /// Waiting for a free slot to be handed to the analysis.
     Queued,
-    /// The analysis accepted the job and has not reported back yet.
+    /// Taken by a dispatcher: being handed over (retried with backoff while the analysis is
+    /// unreachable, `status_reason` saying so), or accepted and not reported back yet.
     Processing,
     Succeeded,
     Failed,

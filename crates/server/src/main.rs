@@ -73,7 +73,10 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
         Command::Worker => {
             let app = wiring::build_app(&config, None).await?;
             let worker = if config.ml.worker_id.is_empty() {
-                triage_server::dispatcher::default_worker_id("worker")
+                triage_server::dispatcher::default_worker_id(&format!(
+                    "worker-{}",
+                    std::process::id()
+                ))
             } else {
                 config.ml.worker_id.clone()
             };

@@ -147,7 +147,10 @@ impl App {
                     store.release(job.id, worker).await?;
                 }
                 Err(err) => {
-                    store.release(job.id, worker).await?;
+                    // Still queued: give the entry back (never delete it) so the job is tried
+                    // again after the backoff.
+                    let retry_at = now + self.backoff(&entry, None);
+                    store.reschedule(job.id, worker, retry_at).await?;
                     return Err(err);
                 }
             }
@@ -179,7 +182,8 @@ impl App {
         match self.try_dispatch(worker, job, &entry).await {
             Ok(outcome) => outcome,
             Err(err) => {
-                // The store itself failed: leave the lease to expire rather than guess.
+                // The store itself failed: try again after the backoff (if even that write
+                // fails, the lease expires and another claim picks the job up).
                 tracing::warn!(job.id = %id, error = %err, "dispatch step failed");
                 let retry_at = self.now() + self.backoff(&entry, None);
                 let _ = self.inner.ports.jobs.reschedule(id, worker, retry_at).await;
@@ -240,9 +244,12 @@ impl App {
             Ok(Submission::Completed(completion)) => {
                 match self.complete(id, completion, true).await {
                     Ok(job) if job.status.is_terminal() => Ok(Outcome::Completed),
+                    // A progress note as the answer: the job is with the analysis, so the
+                    // watchdog must still look after it.
                     Ok(_) => {
-                        self.inner.ports.jobs.release(id, worker).await?;
-                        Ok(Outcome::Completed)
+                        let due = self.now() + self.inner.settings.ml.processing_timeout;
+                        self.inner.ports.jobs.reschedule(id, worker, due).await?;
+                        Ok(Outcome::Accepted)
                     }
                     Err(AppError::Unavailable {
                         retry_after_secs, ..
