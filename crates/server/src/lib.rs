@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dispatcher;
 mod error;
+pub mod evaluate;
 pub mod telemetry;
 pub mod wiring;
 

@@ -25,6 +25,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Evaluate an LCT-format report against ground-truth labels (offline: ROC AUC with
+    /// DeLong and bootstrap CIs, sensitivity, specificity, PPV, NPV with Wilson CIs, plots).
+    Evaluate(triage_server::evaluate::EvaluateArgs),
 }
 
 #[derive(Subcommand)]
@@ -45,6 +48,19 @@ enum UserCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Offline: needs no configuration, database or object store.
+    if let Some(Command::Evaluate(args)) = &cli.command {
+        return match triage_server::evaluate::run(args) {
+            Ok(output) => {
+                println!("{}", output.trim_end());
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("triage evaluate: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::from_process_env() {
         Ok(config) => config,
         Err(err) => {
@@ -92,6 +108,7 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
             tracing::info!("migrations applied");
             Ok(())
         }
+        Command::Evaluate(_) => unreachable!("handled before the configuration is read"),
         Command::User(UserCommand::Create {
             username,
             admin,
