@@ -47,6 +47,10 @@ uuid_id!(
     /// The public id of a job.
     JobId
 );
+uuid_id!(
+    /// The public id of an evaluation against ground truth.
+    EvaluationId
+);
 
 /// A key in the object store: 1–1024 bytes of UTF-8, `/`-separated, relative, without empty,
 /// `.` or `..` components, backslashes or control characters. Any adapter can map it to a path

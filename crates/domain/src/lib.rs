@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod evaluation;
 pub mod events;
 pub mod ids;
 pub mod inventory;
@@ -18,8 +19,9 @@ pub mod user;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{ConflictKind, DomainError, DomainResult};
+pub use evaluation::StoredEvaluation;
 pub use events::{ChangeKind, JobChange, JobEvent};
-pub use ids::{BlobKey, JobId, UserId};
+pub use ids::{BlobKey, EvaluationId, JobId, UserId};
 pub use inventory::{
     ArchiveInventory, DicomSummary, SeriesSummary, StudySummary, ZipEntry, ZipSummary,
 };

@@ -3,12 +3,14 @@
 //! contract test suite (in `triage-testkit`) that each adapter must pass.
 
 mod blobs;
+mod evaluations;
 mod events;
 mod inference;
 mod jobs;
 mod users;
 
 pub use blobs::{BlobBody, BlobMeta, BlobReader, BlobStore, ByteStream};
+pub use evaluations::EvaluationStore;
 pub use events::{EventStream, JobEvents};
 pub use inference::{
     Completion, CompletionStatus, HealthReport, Inference, InferenceRequest, Submission,

@@ -1,4 +1,5 @@
-//! `UserStore` and `JobStore` (users, jobs, archive inventories and the dispatch queue) on
+//! `UserStore`, `JobStore` (users, jobs, archive inventories and the dispatch queue) and
+//! `EvaluationStore` on
 //! diesel-async, written once as the generic [`DieselStore<C>`] and used with two connection
 //! types: [`SqliteStore`] (the embedded default, SQLite through `SyncConnectionWrapper`) and
 //! [`PgStore`] (production, PostgreSQL through `AsyncPgConnection`). Pooling is deadpool with
@@ -18,6 +19,7 @@
 
 mod connection;
 mod error;
+mod evaluations;
 mod jobs;
 mod models;
 mod pg;
@@ -159,13 +161,15 @@ fn to_i64(value: u64) -> i64 {
 mod tests {
     use std::sync::Arc;
 
-    use triage_domain::ports::{JobStore, UserStore};
+    use triage_domain::ports::{EvaluationStore, JobStore, UserStore};
 
     use super::{PgStore, SqliteStore};
 
     /// Compile-time check: both instantiations satisfy every bound of the generic impls.
     #[allow(dead_code)]
     fn both_backends_implement_the_ports(sqlite: SqliteStore, pg: PgStore) {
+        let _: Arc<dyn EvaluationStore> = Arc::new(sqlite.clone());
+        let _: Arc<dyn EvaluationStore> = Arc::new(pg.clone());
         let _: (Arc<dyn UserStore>, Arc<dyn JobStore>) =
             (Arc::new(sqlite.clone()), Arc::new(sqlite));
         let _: (Arc<dyn UserStore>, Arc<dyn JobStore>) = (Arc::new(pg.clone()), Arc::new(pg));

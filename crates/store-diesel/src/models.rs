@@ -19,7 +19,7 @@ pub(crate) fn to_db_time(instant: DateTime<Utc>) -> NaiveDateTime {
     instant.trunc_subsecs(6).naive_utc()
 }
 
-fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {
     stored.and_utc()
 }
 

@@ -60,7 +60,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    evaluations (id) {
+        id -> Text,
+        owner_id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        body -> Text,
+    }
+}
+
 diesel::joinable!(jobs -> users (owner_id));
+diesel::joinable!(evaluations -> users (owner_id));
 diesel::joinable!(job_inventories -> jobs (job_id));
 diesel::joinable!(job_queue -> jobs (job_id));
-diesel::allow_tables_to_appear_in_same_query!(users, jobs, job_inventories, job_queue);
+diesel::allow_tables_to_appear_in_same_query!(users, jobs, job_inventories, job_queue, evaluations);

@@ -3,5 +3,6 @@
 //! factory, so every adapter runs exactly the same cases.
 
 pub mod blobs;
+pub mod evaluations;
 pub mod jobs;
 pub mod users;

@@ -12,26 +12,29 @@ use std::any::Any;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use triage_domain::ports::{JobStore, UserStore};
+use triage_domain::ports::{EvaluationStore, JobStore, UserStore};
 use triage_domain::{ConflictKind, DomainError, NewUser, Role, User, UserChanges, UserId};
 
 use super::jobs::new_job;
 
-/// A `UserStore` and a `JobStore` on the same database (jobs need owners), and whatever must
-/// outlive them (a temp dir, a test database). Fields drop in order: stores first.
+/// A `UserStore`, a `JobStore` and an `EvaluationStore` on the same database (jobs and
+/// evaluations need owners), and whatever must outlive them (a temp dir, a test database).
+/// Fields drop in order: stores first.
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub evaluations: Arc<dyn EvaluationStore>,
     _keep: Box<dyn Any + Send + Sync>,
 }
 
 impl Stores {
     pub fn new<S>(store: S, keep: impl Any + Send + Sync) -> Self
     where
-        S: UserStore + JobStore + Clone,
+        S: UserStore + JobStore + EvaluationStore + Clone,
     {
         Self {
             users: Arc::new(store.clone()),
+            evaluations: Arc::new(store.clone()),
             jobs: Arc::new(store),
             _keep: Box::new(keep),
         }
@@ -73,6 +76,13 @@ macro_rules! store_contract {
             queue_enqueue_moves_the_entry_and_drops_the_lease, queue_enqueue_recreates_a_removed_entry,
             queue_enqueue_of_unknown_job_is_not_found, queue_depth_counts_queued_jobs_only,
             queue_concurrent_claims_never_share_an_entry,
+        );
+        $crate::store_contract!(@cases $factory; evaluations;
+            evaluation_round_trips_every_field, evaluation_get_missing_is_none,
+            evaluation_for_unknown_owner_is_not_found, evaluation_with_taken_id_conflicts,
+            evaluation_list_is_the_owners_newest_first_with_paging,
+            evaluation_delete_removes_it_and_a_second_delete_is_not_found,
+            evaluation_deleting_the_owner_deletes_their_evaluations,
         );
     };
     (@cases $factory:expr; $suite:ident; $($case:ident),+ $(,)?) => {$(

@@ -1,0 +1,2 @@
+DROP INDEX evaluations_owner_created_idx;
+DROP TABLE evaluations;
