@@ -129,6 +129,7 @@ fn status_and_code(err: &AppError) -> (StatusCode, &'static str) {
         AppError::NoDicom => (StatusCode::UNPROCESSABLE_ENTITY, "no_dicom"),
         AppError::NotAZip => (StatusCode::BAD_REQUEST, "not_a_zip"),
         AppError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+        AppError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
         AppError::RangeNotSatisfiable { .. } => {
             (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
         }

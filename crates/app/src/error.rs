@@ -55,6 +55,10 @@ pub enum AppError {
     /// The request asked a ZIP-only question about a single file.
     #[error("this job's upload is not a ZIP archive")]
     NotAZip,
+    /// Well-formed input the use case cannot work with (labels of one class only, a source
+    /// that does not exist yet); `code` says which.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     /// A malformed request that is not a field validation (broken multipart, missing part).
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },

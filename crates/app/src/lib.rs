@@ -10,6 +10,7 @@
 mod accounts;
 pub mod auth;
 mod error;
+mod evaluations;
 mod files;
 mod jobs;
 mod metrics;
@@ -22,11 +23,12 @@ mod ws_settings;
 use std::sync::Arc;
 
 use triage_domain::Clock;
-use triage_domain::ports::{BlobStore, Inference, JobEvents, JobStore, UserStore};
+use triage_domain::ports::{BlobStore, EvaluationStore, Inference, JobEvents, JobStore, UserStore};
 
 pub use accounts::{LoginOutcome, Registration, UserUpdate};
 pub use auth::Caller;
 pub use error::{AppError, AppResult, FieldError};
+pub use evaluations::{EvaluationForm, Figure, JobSelection, LabelSource, MAX_EVALUATION_JOBS};
 pub use files::{FileUrl, MAX_URL_SECS, MIN_URL_SECS, StoredFile};
 pub use jobs::{Download, JobForm, JobPatch, JobResults, UploadSpool};
 pub use metrics::Metrics;
@@ -46,6 +48,7 @@ use auth::{LoginThrottle, Passwords, Tokens};
 pub struct Ports {
     pub users: Arc<dyn UserStore>,
     pub jobs: Arc<dyn JobStore>,
+    pub evaluations: Arc<dyn EvaluationStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub events: Arc<dyn JobEvents>,
     pub inference: Arc<dyn Inference>,

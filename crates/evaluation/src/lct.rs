@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::DateTime;
+use triage_domain::ReportRow;
 use triage_report::ReportError;
 
 use crate::EvalError;
@@ -32,9 +33,15 @@ pub fn read_lct_report(xlsx: &[u8]) -> Result<ReportStudies, EvalError> {
             ReportError::MissingColumns => EvalError::Report(err.to_string()),
             other => EvalError::Report(other.to_string()),
         })?;
+    Ok(study_scores(&payload.rows))
+}
+
+/// One score (and time) per study from report rows, by the rule of this module; also what the
+/// API uses on the stored results of jobs.
+pub fn study_scores<'a>(rows: impl IntoIterator<Item = &'a ReportRow>) -> ReportStudies {
     let mut studies: BTreeMap<String, (Option<f64>, Option<f64>)> = BTreeMap::new();
-    for row in payload.rows {
-        let Some(study) = row.study_uid.filter(|s| !s.trim().is_empty()) else {
+    for row in rows {
+        let Some(study) = row.study_uid.as_deref().filter(|s| !s.trim().is_empty()) else {
             continue;
         };
         let entry = studies.entry(study.trim().to_owned()).or_default();
@@ -57,7 +64,7 @@ pub fn read_lct_report(xlsx: &[u8]) -> Result<ReportStudies, EvalError> {
             None => unscored.push(study_uid),
         }
     }
-    Ok(ReportStudies { scored, unscored })
+    ReportStudies { scored, unscored }
 }
 
 /// A time cell as seconds: a number, with `,` or `.` as the decimal separator.

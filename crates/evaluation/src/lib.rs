@@ -10,7 +10,7 @@
 //! report (`rust_xlsxwriter`).
 //!
 //! Pure and synchronous: no I/O beyond the buffers it is handed, no async, no framework. It may
-//! depend on `triage-report`, calamine, csv, rust_xlsxwriter, plotters, png, dejavu, rand_chacha,
+//! depend on `triage-domain` (report rows), `triage-report`, calamine, csv, rust_xlsxwriter, plotters, png, dejavu, rand_chacha,
 //! rayon (bootstrap resamples in parallel), libm, serde and thiserror. Degenerate input (nothing,
 //! one class only, a NaN score, a study twice) is an [`EvalError`], never a panic or a NaN in the
 //! output.
@@ -38,7 +38,7 @@ pub use evaluation::{
     evaluate,
 };
 pub use labels::{Label, parse_labels};
-pub use lct::{ReportStudies, read_lct_report};
+pub use lct::{ReportStudies, read_lct_report, study_scores};
 pub use plot::{calibration_svg, roc_png, roc_svg};
 pub use roc::{RocPoint, auc, roc_curve, threshold_for_sensitivity, youden_threshold};
 pub use sample::Sample;

@@ -14,7 +14,7 @@ use triage_app::{
 use triage_archive::Limits;
 use triage_blob_fs::FsBlobStore;
 use triage_blob_s3::{S3BlobStore, S3Options};
-use triage_domain::ports::{BlobStore, Inference, JobStore, UserStore};
+use triage_domain::ports::{BlobStore, EvaluationStore, Inference, JobStore, UserStore};
 use triage_domain::{Clock, SystemClock};
 use triage_events::BroadcastEvents;
 use triage_events_pg::PgJobEvents;
@@ -76,19 +76,34 @@ pub async fn migrate(config: &Config) -> Result<(), ServerError> {
     Ok(())
 }
 
-async fn stores(config: &Config) -> Result<(Arc<dyn UserStore>, Arc<dyn JobStore>), ServerError> {
+/// The stores of one database: users, jobs, evaluations.
+type Stores = (
+    Arc<dyn UserStore>,
+    Arc<dyn JobStore>,
+    Arc<dyn EvaluationStore>,
+);
+
+async fn stores(config: &Config) -> Result<Stores, ServerError> {
     let options = pool_options(config);
     match Database::from_config(config)? {
         Database::Sqlite(path) => {
             let store = SqliteStore::open(&path, &options).await?;
-            Ok((Arc::new(store.clone()), Arc::new(store)))
+            Ok((
+                Arc::new(store.clone()),
+                Arc::new(store.clone()),
+                Arc::new(store),
+            ))
         }
         Database::Postgres(url) => {
             if config.database.migrate_on_start {
                 triage_store_diesel::migrate_postgres(&url).await?;
             }
             let store = PgStore::connect(&url, &options)?;
-            Ok((Arc::new(store.clone()), Arc::new(store)))
+            Ok((
+                Arc::new(store.clone()),
+                Arc::new(store.clone()),
+                Arc::new(store),
+            ))
         }
     }
 }
@@ -320,12 +335,13 @@ pub async fn build_app_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServerError> {
     let settings = settings(config, addr)?;
-    let (users, jobs) = stores(config).await?;
+    let (users, jobs, evaluations) = stores(config).await?;
     let blobs = blob_store(config).await?;
     let inference = inference(config, &blobs)?;
     let ports = Ports {
         users,
         jobs,
+        evaluations,
         blobs,
         inference,
         events: job_events(config).await?,
