@@ -3,6 +3,7 @@
 //! order.
 
 pub(crate) mod auth;
+pub(crate) mod evaluations;
 pub(crate) mod files;
 pub(crate) mod internal;
 pub(crate) mod inventory;

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, FieldErrorBody};
-use crate::routes::{auth, files, internal, jobs, system, users, ws};
+use crate::routes::{auth, evaluations, files, internal, jobs, system, users, ws};
 
 /// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -79,6 +79,14 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         files::delete_file,
         files::file_url,
         files::download_signed,
+        evaluations::create_evaluation,
+        evaluations::list_evaluations,
+        evaluations::get_evaluation,
+        evaluations::roc_svg,
+        evaluations::roc_png,
+        evaluations::calibration_svg,
+        evaluations::report_xlsx,
+        evaluations::compare_evaluations,
         ws::watch_job,
         ws::watch_jobs,
         system::health,
@@ -94,6 +102,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         (name = "users", description = "User administration: admins see everyone, users themselves"),
         (name = "jobs", description = "Uploads, their analysis and its results"),
         (name = "files", description = "A per-user object area: upload, list, download, delete, share by URL"),
+        (name = "evaluations", description = "ROC AUC, sensitivity and specificity with 95 % confidence intervals against ground truth"),
         (name = "live", description = "Live job updates over WebSocket"),
         (name = "system", description = "Health, readiness and this document"),
         (name = "internal", description = "Called by the analysis service with its own token; not for clients"),

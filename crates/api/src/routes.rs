@@ -2,6 +2,7 @@
 //! module's [`configure`] is applied twice, at the root and under `/api`.
 
 pub(crate) mod auth;
+pub(crate) mod evaluations;
 pub(crate) mod files;
 pub(crate) mod internal;
 pub(crate) mod jobs;
@@ -19,6 +20,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .configure(users::configure)
         .configure(jobs::configure)
         .configure(files::configure)
+        .configure(evaluations::configure)
         .configure(internal::configure)
         .configure(ws::configure);
 }

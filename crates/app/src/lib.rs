@@ -38,6 +38,7 @@ pub use settings::{
     AcceptPolicy, AuthSettings, CorsSettings, DEFAULT_JSON_LIMIT, JobDefaults, Settings,
     UploadSettings, WebSettings,
 };
+pub use triage_evaluation::PairedComparison;
 pub use watch::{JobFrame, JobNews, JobStatusView, JobWatch, JobsWatch, WatchStep, Watcher};
 pub use ws_settings::WsSettings;
 

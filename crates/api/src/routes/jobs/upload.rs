@@ -18,7 +18,7 @@ use crate::extract::AuthUser;
 /// Room for the multipart framing and the text fields on top of `uploads.max_size`.
 const ENVELOPE: u64 = 1024 * 1024;
 /// The most a text field (or an ignored part) may hold.
-const TEXT_LIMIT: usize = 64 * 1024;
+pub(crate) const TEXT_LIMIT: usize = 64 * 1024;
 /// The most parts a form may have.
 const MAX_PARTS: usize = 20;
 
@@ -180,7 +180,11 @@ pub(crate) fn multipart_error(err: MultipartError, max_size: u64) -> ApiError {
 }
 
 /// A text field, at most [`TEXT_LIMIT`] bytes of UTF-8.
-async fn read_text(field: &mut Field, name: &str, max_size: u64) -> Result<String, ApiError> {
+pub(crate) async fn read_text(
+    field: &mut Field,
+    name: &str,
+    max_size: u64,
+) -> Result<String, ApiError> {
     let mut text = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(|err| multipart_error(err, max_size))?;
