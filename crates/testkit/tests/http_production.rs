@@ -12,6 +12,8 @@ mod auth;
 mod authz;
 #[path = "http/bad_uploads.rs"]
 mod bad_uploads;
+#[path = "http/evaluations.rs"]
+mod evaluations;
 #[path = "http/files.rs"]
 mod files;
 #[path = "http/jobs_flow.rs"]

@@ -7,6 +7,7 @@ mod analysis;
 mod auth;
 mod authz;
 mod bad_uploads;
+mod evaluations;
 mod files;
 mod jobs_flow;
 mod operate;
