@@ -169,6 +169,8 @@ pub struct UploadsConfig {
     pub max_uncompressed: u64,
     pub max_ratio: f64,
     pub tmp_dir: String,
+    /// Spool files untouched for this long are removed by the janitor.
+    pub spool_max_age_secs: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -356,10 +358,11 @@ impl Config {
         }
         if self.uploads.max_size == 0
             || self.uploads.max_entries == 0
+            || self.uploads.spool_max_age_secs == 0
             || self.uploads.max_ratio <= 1.0
         {
             return fail(
-                "uploads.max_size and uploads.max_entries must be positive, uploads.max_ratio above 1",
+                "uploads.max_size, uploads.max_entries and uploads.spool_max_age_secs must be positive, uploads.max_ratio above 1",
             );
         }
         if self.auth.token_ttl_secs == 0 {

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod dispatcher;
 mod error;
+pub mod janitor;
 pub mod telemetry;
 pub mod wiring;
 
@@ -26,6 +27,8 @@ pub struct Server {
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     dispatcher: Option<Dispatcher>,
+    /// Sweeps the spool while the server runs.
+    janitor: Option<janitor::Janitor>,
 }
 
 impl Server {
@@ -50,6 +53,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let app = wiring::build_app_with_clock(config, Some(addr), clock).await?;
         let mut server = Self::serve(app, listener, config.server.workers)?;
+        server.janitor = Some(wiring::spool_janitor(config));
         if config.ml.dispatch {
             let worker = if config.ml.worker_id.is_empty() {
                 dispatcher::default_worker_id(&addr.port().to_string())
@@ -96,6 +100,7 @@ impl Server {
             handle,
             task,
             dispatcher: None,
+            janitor: None,
         })
     }
 

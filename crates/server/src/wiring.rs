@@ -158,7 +158,7 @@ pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, S
                 max_uncompressed: uploads.max_uncompressed,
                 max_ratio: uploads.max_ratio,
             },
-            tmp_dir: config.dir_or(&uploads.tmp_dir, "tmp"),
+            tmp_dir: spool_dir(config),
         },
         jobs: JobDefaults {
             profile: config.ml.default_profile.clone(),
@@ -269,7 +269,7 @@ fn inference(
         };
         let local = triage_ml_local::LocalInference::new(
             blobs.clone(),
-            config.dir_or(&config.uploads.tmp_dir, "tmp"),
+            spool_dir(config),
             threads,
         );
         return Ok(Arc::new(local));
@@ -302,6 +302,19 @@ async fn job_events(
     }
 }
 
+/// Where uploads and the in-process engine spool their files.
+pub fn spool_dir(config: &Config) -> std::path::PathBuf {
+    config.dir_or(&config.uploads.tmp_dir, "tmp")
+}
+
+/// The janitor of [`spool_dir`] (see [`crate::janitor`]).
+pub fn spool_janitor(config: &Config) -> crate::janitor::Janitor {
+    crate::janitor::Janitor::spawn(
+        spool_dir(config),
+        Duration::from_secs(config.uploads.spool_max_age_secs),
+    )
+}
+
 /// Builds every adapter and the application.
 ///
 /// # Errors
@@ -320,6 +333,9 @@ pub async fn build_app_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServerError> {
     let settings = settings(config, addr)?;
+    // Before anything spools again: what a killed earlier run left behind.
+    let spool = spool_dir(config);
+    let _ = tokio::task::spawn_blocking(move || crate::janitor::sweep_spool(&spool, None)).await;
     let (users, jobs) = stores(config).await?;
     let blobs = blob_store(config).await?;
     let inference = inference(config, &blobs)?;

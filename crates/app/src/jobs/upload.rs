@@ -15,7 +15,12 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::settings::AcceptPolicy;
 use crate::{App, Caller};
 
-/// An upload being received. Dropping it deletes the temp file.
+/// The name prefix of upload spool files in `uploads.tmp_dir`, so that a sweep after a crash
+/// finds exactly them.
+pub const UPLOAD_SPOOL_PREFIX: &str = "upload-";
+
+/// An upload being received. Dropping it deletes the temp file. The file is locked
+/// (`flock`) while it is open, which tells a sweep that it is in use.
 pub struct UploadSpool {
     file: tokio::io::BufWriter<tokio::fs::File>,
     path: TempPath,
@@ -87,10 +92,12 @@ impl App {
         let limit = self.inner.settings.uploads.max_size;
         let (file, path) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir)?;
-            tempfile::Builder::new()
-                .prefix("upload-")
-                .tempfile_in(&dir)
-                .map(|f| f.into_parts())
+            let (file, path) = tempfile::Builder::new()
+                .prefix(UPLOAD_SPOOL_PREFIX)
+                .tempfile_in(&dir)?
+                .into_parts();
+            file.try_lock().map_err(std::io::Error::from)?;
+            Ok::<_, std::io::Error>((file, path))
         })
         .await
         .map_err(AppError::internal)?
