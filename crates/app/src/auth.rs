@@ -12,6 +12,8 @@ pub use throttle::{
 };
 pub use token::{Claims, Tokens};
 
+pub(crate) use throttle::client_key;
+
 use triage_domain::{Role, User, UserId};
 
 /// The authenticated user behind a request, as loaded from the store for this request (so a

@@ -159,6 +159,8 @@ pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, S
                 max_ratio: uploads.max_ratio,
             },
             tmp_dir: spool_dir(config),
+            idle_timeout: Duration::from_secs(uploads.idle_timeout_secs),
+            max_concurrent_per_client: uploads.max_concurrent_per_client,
         },
         jobs: JobDefaults {
             profile: config.ml.default_profile.clone(),
@@ -170,6 +172,8 @@ pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, S
             ping_interval: Duration::from_secs(config.ws.ping_interval_secs),
             idle_timeout: Duration::from_secs(config.ws.idle_timeout_secs),
             anonymous_status_frames: config.ws.anonymous_status_frames,
+            max_anonymous_per_client: config.ws.max_anonymous_per_client,
+            max_anonymous_total: config.ws.max_anonymous_total,
         },
         web: web_settings(config)?,
     })

@@ -329,7 +329,9 @@ fn username_key(username: &str) -> String {
     triage_domain::username_key(&cut)
 }
 
-fn client_key(ip: IpAddr) -> IpAddr {
+/// IPv6 clients count per /64 (one host usually owns the whole prefix); IPv4-mapped
+/// addresses as their IPv4 address.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

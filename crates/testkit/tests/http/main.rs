@@ -10,6 +10,7 @@ mod bad_uploads;
 mod files;
 mod jobs_flow;
 mod operate;
+mod slow_clients;
 mod system;
 
 use triage_server::Config;
