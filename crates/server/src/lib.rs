@@ -28,7 +28,9 @@ pub struct Server {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     dispatcher: Option<Dispatcher>,
     /// Sweeps the spool while the server runs.
-    janitor: Option<janitor::Janitor>,
+    _janitor: Option<janitor::Janitor>,
+    /// Summarises refused connections in the log.
+    _report: Option<telemetry::ConnectionErrorReport>,
 }
 
 impl Server {
@@ -53,7 +55,8 @@ impl Server {
         let addr = listener.local_addr()?;
         let app = wiring::build_app_with_clock(config, Some(addr), clock).await?;
         let mut server = Self::serve(app, listener, config.server.workers)?;
-        server.janitor = Some(wiring::spool_janitor(config));
+        server._janitor = Some(wiring::spool_janitor(config));
+        server._report = Some(telemetry::ConnectionErrorReport::spawn());
         if config.ml.dispatch {
             let worker = if config.ml.worker_id.is_empty() {
                 dispatcher::default_worker_id(&addr.port().to_string())
@@ -100,7 +103,8 @@ impl Server {
             handle,
             task,
             dispatcher: None,
-            janitor: None,
+            _janitor: None,
+            _report: None,
         })
     }
 
