@@ -116,6 +116,7 @@ fn status_and_code(err: &AppError) -> (StatusCode, &'static str) {
         AppError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        AppError::TooManyOpen { code, .. } => (StatusCode::TOO_MANY_REQUESTS, *code),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         AppError::ResultsNotReady => (StatusCode::NOT_FOUND, "results_not_ready"),

@@ -6,8 +6,13 @@ mod throttle;
 mod token;
 
 pub use password::Passwords;
-pub use throttle::{Attempt, DEFAULT_CAPACITY as LOGIN_THROTTLE_CAPACITY, LoginThrottle};
+pub use throttle::{
+    Attempt, CLIENT_FACTOR as LOGIN_CLIENT_FACTOR, DEFAULT_CAPACITY as LOGIN_THROTTLE_CAPACITY,
+    LoginThrottle, USERNAME_FACTOR as LOGIN_USERNAME_FACTOR,
+};
 pub use token::{Claims, Tokens};
+
+pub(crate) use throttle::client_key;
 
 use triage_domain::{Role, User, UserId};
 

@@ -22,6 +22,10 @@ pub enum AppError {
     /// Too many failed logins for this username or from this client; try again later.
     #[error("too many failed login attempts; try again in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
+    /// The client holds as many uploads or sockets open as it may (or the server does);
+    /// `code` says which cap.
+    #[error("{message}")]
+    TooManyOpen { code: &'static str, message: String },
     /// Authenticated, but the action needs another role.
     #[error("{0}")]
     Forbidden(&'static str),

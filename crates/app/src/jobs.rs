@@ -5,7 +5,7 @@ mod download;
 mod upload;
 
 pub use download::Download;
-pub use upload::{JobForm, UploadSpool};
+pub use upload::{JobForm, UPLOAD_SPOOL_PREFIX, UploadSpool};
 
 use chrono::{DateTime, Utc};
 use triage_domain::{

@@ -9,6 +9,7 @@
 
 mod accounts;
 pub mod auth;
+mod client_slots;
 mod error;
 mod evaluations;
 mod files;
@@ -27,10 +28,11 @@ use triage_domain::ports::{BlobStore, EvaluationStore, Inference, JobEvents, Job
 
 pub use accounts::{LoginOutcome, Registration, UserUpdate};
 pub use auth::Caller;
+pub use client_slots::Slot;
 pub use error::{AppError, AppResult, FieldError};
 pub use evaluations::{EvaluationForm, Figure, JobSelection, LabelSource, MAX_EVALUATION_JOBS};
 pub use files::{FileUrl, MAX_URL_SECS, MIN_URL_SECS, StoredFile};
-pub use jobs::{Download, JobForm, JobPatch, JobResults, UploadSpool};
+pub use jobs::{Download, JobForm, JobPatch, JobResults, UPLOAD_SPOOL_PREFIX, UploadSpool};
 pub use metrics::Metrics;
 pub use ml::{CallbackToken, DispatchBatch, DispatchReport, MlSettings};
 pub use range::RangeRequest;
@@ -68,6 +70,10 @@ struct Inner {
     passwords: Passwords,
     tokens: Tokens,
     login_throttle: LoginThrottle,
+    /// Uploads in progress per client.
+    upload_slots: client_slots::ClientSlots,
+    /// Anonymous watcher sockets per client and in total.
+    anonymous_sockets: client_slots::ClientSlots,
     hub: watch::Hub,
     metrics: Metrics,
 }
@@ -84,6 +90,12 @@ impl App {
             auth::LOGIN_THROTTLE_CAPACITY,
         );
         let hub = watch::Hub::new(ports.jobs.clone(), ports.events.clone());
+        let upload_slots =
+            client_slots::ClientSlots::new(settings.uploads.max_concurrent_per_client, 0);
+        let anonymous_sockets = client_slots::ClientSlots::new(
+            settings.ws.max_anonymous_per_client,
+            settings.ws.max_anonymous_total,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 ports,
@@ -91,6 +103,8 @@ impl App {
                 passwords,
                 tokens,
                 login_throttle,
+                upload_slots,
+                anonymous_sockets,
                 hub,
                 metrics: Metrics::default(),
             }),

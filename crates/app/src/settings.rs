@@ -51,6 +51,11 @@ pub struct UploadSettings {
     /// Where uploads are spooled while they are checked; on the same disk as nothing in
     /// particular, but never in memory.
     pub tmp_dir: PathBuf,
+    /// An upload body that sends no byte for this long is abandoned (the connection closes,
+    /// the spool is removed).
+    pub idle_timeout: std::time::Duration,
+    /// Uploads one client address may have in progress at once (0: no cap).
+    pub max_concurrent_per_client: usize,
 }
 
 /// Per-job defaults for the analysis.

@@ -128,6 +128,32 @@ pub enum WatchStep {
 }
 
 impl App {
+    /// A slot for one anonymous watcher socket from `client` (its address, when known), held
+    /// for the life of the socket.
+    ///
+    /// # Errors
+    /// `TooManyOpen` (`too_many_connections`) when `client` holds
+    /// `ws.max_anonymous_per_client` anonymous sockets, or this process
+    /// `ws.max_anonymous_total`.
+    pub fn anonymous_socket(&self, client: Option<std::net::IpAddr>) -> AppResult<crate::Slot> {
+        let ws = &self.inner.settings.ws;
+        self.inner
+            .anonymous_sockets
+            .acquire(client)
+            .map_err(|refusal| AppError::TooManyOpen {
+                code: "too_many_connections",
+                message: match refusal {
+                    crate::client_slots::Refusal::Client => format!(
+                        "at most {} sockets without a token per client; log in or close some",
+                        ws.max_anonymous_per_client
+                    ),
+                    crate::client_slots::Refusal::Total => {
+                        "too many sockets without a token are open; log in or try later".into()
+                    }
+                },
+            })
+    }
+
     /// Who a socket's token says is watching. No token is an anonymous watcher when the
     /// settings allow one.
     ///

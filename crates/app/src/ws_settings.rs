@@ -12,6 +12,10 @@ pub struct WsSettings {
     /// Sockets without a token may watch a job by id and receive status-only frames (the old
     /// frontend sends no token). Off: such sockets are refused.
     pub anonymous_status_frames: bool,
+    /// Anonymous sockets one client address may hold open at once (0: no cap).
+    pub max_anonymous_per_client: usize,
+    /// Anonymous sockets open at once in this process (0: no cap).
+    pub max_anonymous_total: usize,
 }
 
 impl Default for WsSettings {
@@ -20,6 +24,8 @@ impl Default for WsSettings {
             ping_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
             anonymous_status_frames: true,
+            max_anonymous_per_client: 64,
+            max_anonymous_total: 4096,
         }
     }
 }

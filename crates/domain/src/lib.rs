@@ -2,9 +2,9 @@
 //! state machine, the domain error, and the ports every adapter implements.
 //!
 //! This crate does no I/O and knows no framework. It may depend on `async-trait`, `chrono`,
-//! `uuid`, `serde`/`serde_json`, `thiserror`, `bytes` and the runtime-neutral `futures-core` /
-//! `futures-io` traits — never on tokio, diesel, actix, reqwest, rust-s3 or sqlite (CI checks
-//! this with `cargo tree`). Ports are `#[async_trait]` traits meant to be held as `Arc<dyn _>`.
+//! `uuid`, `serde`/`serde_json`, `thiserror`, `bytes`, `unicode-normalization` and the
+//! runtime-neutral `futures-core` / `futures-io` traits — never on tokio, diesel, actix,
+//! reqwest, rust-s3 or sqlite (CI checks this with `cargo tree`). Ports are `#[async_trait]` traits meant to be held as `Arc<dyn _>`.
 
 pub mod clock;
 pub mod error;
@@ -27,4 +27,4 @@ pub use inventory::{
 };
 pub use job::{FileType, Job, JobFilter, JobStatus, NewJob, QueueEntry, check_transition};
 pub use report::{ReportPayload, ReportRow, ReportSummary};
-pub use user::{NewUser, Role, User, UserChanges};
+pub use user::{NewUser, Role, User, UserChanges, username_key};

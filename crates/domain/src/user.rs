@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::DomainError;
 use crate::ids::UserId;
@@ -96,7 +97,16 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
 }
 
-/// Usernames: 3–50 characters of letters, digits, `_`, `.` and `-`.
+/// The form of a username that decides uniqueness and lookup: compatibility-normalised (NFKC),
+/// lower-cased, and normalised again (lower-casing can denormalise). So `ａｄｍｉｎ`, `ADMIN` and
+/// `admin` are one name, while the spelling the user chose is kept for display.
+pub fn username_key(username: &str) -> String {
+    let lowered = username.nfkc().collect::<String>().to_lowercase();
+    lowered.nfkc().collect()
+}
+
+/// Usernames: 3–50 characters of letters, digits, `_`, `.` and `-`, with at least one letter or
+/// digit (a name of punctuation only is too easy to confuse).
 ///
 /// # Errors
 /// [`DomainError::Invalid`] on `username` with the rule that was broken.
@@ -117,10 +127,16 @@ pub fn validate_username(username: &str) -> Result<(), DomainError> {
             "may contain only letters, digits, '_', '.' and '-'",
         ));
     }
+    if !username.chars().any(char::is_alphanumeric) {
+        return Err(DomainError::invalid(
+            "username",
+            "must contain at least one letter or digit",
+        ));
+    }
     Ok(())
 }
 
-/// Passwords: 6–128 characters (the old 6–24 range stays valid).
+/// Passwords: 6–128 characters (the old 6–24 range stays valid), not only white space.
 ///
 /// # Errors
 /// [`DomainError::Invalid`] on `password`.
@@ -130,6 +146,12 @@ pub fn validate_password(password: &str) -> Result<(), DomainError> {
         return Err(DomainError::invalid(
             "password",
             "must be 6 to 128 characters long",
+        ));
+    }
+    if password.chars().all(char::is_whitespace) {
+        return Err(DomainError::invalid(
+            "password",
+            "must not be only white space",
         ));
     }
     Ok(())
@@ -162,6 +184,18 @@ mod tests {
         assert!(validate_username(&"a".repeat(51)).is_err());
         assert!(validate_username("alice.s-1_x").is_ok());
         assert!(validate_username("врач_01").is_ok());
+        assert!(validate_username("...").is_err());
+        assert!(validate_username("_-.").is_err());
+        assert!(validate_username("._1").is_ok());
+    }
+
+    #[test]
+    fn username_keys_fold_width_and_case() {
+        assert_eq!(username_key("ａｄｍｉｎ"), "admin");
+        assert_eq!(username_key("ADMIN"), "admin");
+        assert_eq!(username_key("Врач"), "врач");
+        assert_eq!(username_key("ﬁle"), "file");
+        assert_ne!(username_key("admin1"), username_key("admin"));
     }
 
     #[test]
@@ -170,6 +204,9 @@ mod tests {
         assert!(validate_password("123456").is_ok());
         assert!(validate_password(&"x".repeat(128)).is_ok());
         assert!(validate_password(&"x".repeat(129)).is_err());
+        assert!(validate_password("      ").is_err());
+        assert!(validate_password("\u{3000}\t \u{a0}\n ").is_err());
+        assert!(validate_password(" a    ").is_ok());
     }
 
     #[test]

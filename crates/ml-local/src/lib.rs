@@ -22,6 +22,10 @@ use triage_domain::ports::{
 };
 use triage_domain::{DomainError, DomainResult};
 
+/// The name prefix of the spooled uploads in the temp dir, so that a sweep after a crash
+/// finds exactly them. A spool file is locked (`flock`) while the analysis uses it.
+pub const SPOOL_PREFIX: &str = "ml-local-";
+
 /// The in-process analysis.
 pub struct LocalInference {
     blobs: Arc<dyn BlobStore>,
@@ -45,17 +49,23 @@ impl LocalInference {
     }
 
     /// Copies the upload to a temp file, streaming.
-    async fn spool(&self, request: &InferenceRequest) -> DomainResult<tempfile::TempPath> {
+    async fn spool(&self, request: &InferenceRequest) -> DomainResult<tempfile::NamedTempFile> {
         tokio::fs::create_dir_all(&self.tmp_dir)
             .await
             .map_err(|err| unavailable(format!("temp dir: {err}")))?;
         let dir = self.tmp_dir.clone();
-        let path = tokio::task::spawn_blocking(move || tempfile::NamedTempFile::new_in(dir))
-            .await
-            .map_err(|err| DomainError::Internal(err.to_string()))?
-            .map_err(|err| unavailable(format!("temp file: {err}")))?
-            .into_temp_path();
-        let mut file = tokio::fs::File::create(&path)
+        let spooled = tokio::task::spawn_blocking(move || {
+            let spooled = tempfile::Builder::new()
+                .prefix(SPOOL_PREFIX)
+                .tempfile_in(dir)?;
+            spooled.as_file().try_lock().map_err(std::io::Error::from)?;
+            Ok::<_, std::io::Error>(spooled)
+        })
+        .await
+        .map_err(|err| DomainError::Internal(err.to_string()))?
+        .map_err(|err| unavailable(format!("temp file: {err}")))?;
+        let path = spooled.path();
+        let mut file = tokio::fs::File::create(path)
             .await
             .map_err(|err| unavailable(format!("temp file: {err}")))?;
         let mut body = self.blobs.get(&request.input_key).await?.stream;
@@ -68,7 +78,7 @@ impl LocalInference {
         file.flush()
             .await
             .map_err(|err| unavailable(format!("temp file: {err}")))?;
-        Ok(path)
+        Ok(spooled)
     }
 }
 
@@ -95,7 +105,7 @@ impl Inference for LocalInference {
             (request.profile.clone(), request.threshold, self.threads);
         let job = request.job_id;
         let analysed = tokio::task::spawn_blocking(move || {
-            let result = analyse(&input, &profile, threshold, threads);
+            let result = analyse(input.path(), &profile, threshold, threads);
             drop(input);
             result
         })

@@ -169,6 +169,12 @@ pub struct UploadsConfig {
     pub max_uncompressed: u64,
     pub max_ratio: f64,
     pub tmp_dir: String,
+    /// Spool files untouched for this long are removed by the janitor.
+    pub spool_max_age_secs: u64,
+    /// An upload body silent for this long is abandoned.
+    pub idle_timeout_secs: u64,
+    /// Uploads in progress per client address; 0: no cap.
+    pub max_concurrent_per_client: usize,
 }
 
 #[derive(Clone, Deserialize)]
@@ -249,6 +255,9 @@ pub struct WsConfig {
     pub ping_interval_secs: u64,
     pub idle_timeout_secs: u64,
     pub anonymous_status_frames: bool,
+    /// Anonymous sockets per client address and per process; 0: no cap.
+    pub max_anonymous_per_client: usize,
+    pub max_anonymous_total: usize,
 }
 
 /// Cross-origin requests from browsers.
@@ -356,10 +365,12 @@ impl Config {
         }
         if self.uploads.max_size == 0
             || self.uploads.max_entries == 0
+            || self.uploads.spool_max_age_secs == 0
+            || self.uploads.idle_timeout_secs == 0
             || self.uploads.max_ratio <= 1.0
         {
             return fail(
-                "uploads.max_size and uploads.max_entries must be positive, uploads.max_ratio above 1",
+                "uploads.max_size, uploads.max_entries, uploads.spool_max_age_secs and uploads.idle_timeout_secs must be positive, uploads.max_ratio above 1",
             );
         }
         if self.auth.token_ttl_secs == 0 {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dispatcher;
 mod error;
 pub mod evaluate;
+pub mod janitor;
 pub mod telemetry;
 pub mod wiring;
 
@@ -27,6 +28,10 @@ pub struct Server {
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     dispatcher: Option<Dispatcher>,
+    /// Sweeps the spool while the server runs.
+    _janitor: Option<janitor::Janitor>,
+    /// Summarises refused connections in the log.
+    _report: Option<telemetry::ConnectionErrorReport>,
 }
 
 impl Server {
@@ -51,6 +56,8 @@ impl Server {
         let addr = listener.local_addr()?;
         let app = wiring::build_app_with_clock(config, Some(addr), clock).await?;
         let mut server = Self::serve(app, listener, config.server.workers)?;
+        server._janitor = Some(wiring::spool_janitor(config));
+        server._report = Some(telemetry::ConnectionErrorReport::spawn());
         if config.ml.dispatch {
             let worker = if config.ml.worker_id.is_empty() {
                 dispatcher::default_worker_id(&addr.port().to_string())
@@ -97,6 +104,8 @@ impl Server {
             handle,
             task,
             dispatcher: None,
+            _janitor: None,
+            _report: None,
         })
     }
 

@@ -88,6 +88,7 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
         }
         Command::Worker => {
             let app = wiring::build_app(&config, None).await?;
+            let _janitor = wiring::spool_janitor(&config);
             let worker = if config.ml.worker_id.is_empty() {
                 triage_server::dispatcher::default_worker_id(&format!(
                     "worker-{}",

@@ -173,7 +173,9 @@ pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, S
                 max_uncompressed: uploads.max_uncompressed,
                 max_ratio: uploads.max_ratio,
             },
-            tmp_dir: config.dir_or(&uploads.tmp_dir, "tmp"),
+            tmp_dir: spool_dir(config),
+            idle_timeout: Duration::from_secs(uploads.idle_timeout_secs),
+            max_concurrent_per_client: uploads.max_concurrent_per_client,
         },
         jobs: JobDefaults {
             profile: config.ml.default_profile.clone(),
@@ -185,6 +187,8 @@ pub fn settings(config: &Config, addr: Option<SocketAddr>) -> Result<Settings, S
             ping_interval: Duration::from_secs(config.ws.ping_interval_secs),
             idle_timeout: Duration::from_secs(config.ws.idle_timeout_secs),
             anonymous_status_frames: config.ws.anonymous_status_frames,
+            max_anonymous_per_client: config.ws.max_anonymous_per_client,
+            max_anonymous_total: config.ws.max_anonymous_total,
         },
         web: web_settings(config)?,
     })
@@ -282,11 +286,7 @@ fn inference(
         } else {
             ml.engine_threads
         };
-        let local = triage_ml_local::LocalInference::new(
-            blobs.clone(),
-            config.dir_or(&config.uploads.tmp_dir, "tmp"),
-            threads,
-        );
+        let local = triage_ml_local::LocalInference::new(blobs.clone(), spool_dir(config), threads);
         return Ok(Arc::new(local));
     }
     let mut options = HttpInferenceOptions::new(ml.url.trim());
@@ -317,6 +317,19 @@ async fn job_events(
     }
 }
 
+/// Where uploads and the in-process engine spool their files.
+pub fn spool_dir(config: &Config) -> std::path::PathBuf {
+    config.dir_or(&config.uploads.tmp_dir, "tmp")
+}
+
+/// The janitor of [`spool_dir`] (see [`crate::janitor`]).
+pub fn spool_janitor(config: &Config) -> crate::janitor::Janitor {
+    crate::janitor::Janitor::spawn(
+        spool_dir(config),
+        Duration::from_secs(config.uploads.spool_max_age_secs),
+    )
+}
+
 /// Builds every adapter and the application.
 ///
 /// # Errors
@@ -335,6 +348,9 @@ pub async fn build_app_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServerError> {
     let settings = settings(config, addr)?;
+    // Before anything spools again: what a killed earlier run left behind.
+    let spool = spool_dir(config);
+    let _ = tokio::task::spawn_blocking(move || crate::janitor::sweep_spool(&spool, None)).await;
     let (users, jobs, evaluations) = stores(config).await?;
     let blobs = blob_store(config).await?;
     let inference = inference(config, &blobs)?;

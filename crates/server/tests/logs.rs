@@ -143,3 +143,69 @@ async fn a_job_life_is_traceable_and_leaks_nothing() {
         assert!(!text.contains(secret), "the log leaks {secret:?}");
     }
 }
+
+/// Anyone can send broken HTTP; the framework's ERROR line per refused connection must not
+/// reach the log (they are summarised at WARN once a minute instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_do_not_flood_the_error_log() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log_path = dir.path().join("triage.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .current_dir(dir.path())
+        .env("TRIAGE_CONFIG_DIR", dir.path().join("no-config"))
+        .env("TRIAGE_ENV", "production")
+        .env("TRIAGE__DATA_DIR", dir.path())
+        .env("TRIAGE__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("TRIAGE__SERVER__WORKERS", "1")
+        .env("TRIAGE__AUTH__JWT_SECRET", SECRET)
+        .env("TRIAGE__LOG__FILTER", "info")
+        .env("TRIAGE__ML__DISPATCH", "false")
+        .env_remove("RUST_LOG")
+        .env_remove("DATABASE_URL")
+        .env_remove("ML_SERVICE_URL")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = http_client();
+    wait_healthy(&client, &base).await;
+
+    let broken: [&[u8]; 4] = [
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"\x00\x01\x02garbage\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: \x01\x02\r\n\r\n",
+    ];
+    for round in 0..50 {
+        let request = broken[round % broken.len()];
+        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        conn.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 400"), "{answer:?}");
+    }
+    // The server still works, and its own lines still reach the log.
+    wait_healthy(&client, &base).await;
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["route"] == "/health"),
+        "no access line: {text}"
+    );
+    let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    assert!(errors.is_empty(), "ERROR lines: {errors:?}");
+    assert!(!text.contains("parse error"), "{text}");
+}

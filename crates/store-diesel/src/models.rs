@@ -23,11 +23,9 @@ pub(crate) fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {
     stored.and_utc()
 }
 
-/// The case-insensitive form of a username: Unicode-aware lower case, computed here rather
-/// than with SQL `lower()`, which only folds ASCII on SQLite.
-pub(crate) fn username_key(username: &str) -> String {
-    username.to_lowercase()
-}
+/// The unique form of a username ([`triage_domain::username_key`]: NFKC and lower case),
+/// computed here rather than in SQL, which can do neither portably.
+pub(crate) use triage_domain::username_key;
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))

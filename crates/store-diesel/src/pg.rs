@@ -15,6 +15,7 @@ use crate::connection::{BoxFuture, StoreConnection};
 use crate::error::{StoreError, map_error};
 use crate::models::QueueRow;
 use crate::queue::{insert_queue_entry_if_missing, upsert_queue_entry};
+use crate::users::rekey_usernames;
 use crate::{DieselStore, PoolOptions, build_pool};
 
 /// The store on PostgreSQL: production, several replicas may share the database.
@@ -127,12 +128,19 @@ fn migrate_on_own_runtime(url: &str) -> DomainResult<()> {
             .map(|done| done.len())
             .map_err(|err| err.to_string());
         let mut conn = harness.into_inner();
+        // Still under the lock, so that replicas starting together re-key once.
+        let rekeyed = match applied {
+            Ok(_) => rekey_usernames(&mut conn)
+                .await
+                .map_err(|err| map_error(err, None)),
+            Err(_) => Ok(()),
+        };
         // Closing the connection would release it too; unlock so that a failure is quick.
         let _ = lock(&mut conn, "SELECT pg_advisory_unlock($1)", MIGRATION_LOCK).await;
         match applied {
             Ok(count) => {
                 tracing::info!(applied = count, "PostgreSQL migrations");
-                Ok(())
+                rekeyed
             }
             Err(err) => Err(DomainError::internal(format!(
                 "database migrations failed: {err}"

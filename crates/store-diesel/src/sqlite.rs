@@ -22,6 +22,7 @@ use crate::error::StoreError;
 use crate::models::QueueRow;
 use crate::queue::{insert_queue_entry_if_missing, upsert_queue_entry};
 use crate::schema::{job_queue, jobs};
+use crate::users::rekey_usernames;
 use crate::{DieselStore, PoolOptions, build_pool, detached};
 
 /// The store on a SQLite file: the embedded default.
@@ -74,7 +75,7 @@ impl SqliteStore {
             match applied {
                 Ok(count) => {
                     tracing::info!(applied = count, "SQLite migrations");
-                    Ok(())
+                    rekey_usernames(&mut *conn).await
                 }
                 Err(err) => {
                     Err(DomainError::internal(format!("database migrations failed: {err}")).into())

@@ -202,3 +202,48 @@ where
         .await
     }
 }
+
+#[dsl::auto_type]
+pub(crate) fn user_names() -> _ {
+    users::table.select((users::id, users::username, users::username_key))
+}
+
+#[dsl::auto_type]
+pub(crate) fn set_username_key(id: String, key: String) -> _ {
+    dsl::update(users::table.filter(users::id.eq(id))).set(users::username_key.eq(key))
+}
+
+/// Brings every stored `username_key` to the current rule ([`username_key`]); run after the
+/// migrations, because SQL cannot compute the rule. Idempotent, and cheap once done (it reads
+/// the names only). Two existing accounts whose names now collide keep the later one's old
+/// key (it stays reachable by id, and an administrator can rename it); a warning says so.
+pub(crate) async fn rekey_usernames<C>(conn: &mut C) -> Result<(), StoreError>
+where
+    C: diesel_async::AsyncConnection,
+    set_username_key: ExecuteDsl<C>,
+    for<'a> user_names: LoadQuery<'a, C, (String, String, String)>,
+{
+    let names = user_names().load::<(String, String, String)>(conn).await?;
+    let mut rekeyed = 0_usize;
+    for (id, username, stored) in names {
+        let key = username_key(&username);
+        if key == stored {
+            continue;
+        }
+        match set_username_key(id.clone(), key).execute(conn).await {
+            Ok(_) => rekeyed += 1,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => tracing::warn!(
+                user_id = %id,
+                "username collides with another account after normalisation; rename it"
+            ),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    if rekeyed > 0 {
+        tracing::info!(rekeyed, "usernames re-keyed to the normalised form");
+    }
+    Ok(())
+}

@@ -208,3 +208,24 @@ async fn an_unreachable_server_is_unavailable() {
         "{err:?}"
     );
 }
+
+/// Rows keyed by an older rule (plain lower case) are re-keyed by the migration runner.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrating_rekeys_usernames_stored_under_the_old_rule() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO users (id, username, username_key, role, password_hash, created_at, updated_at) \
+         VALUES ('0190a000-0000-7000-8000-000000000001', 'Ｗｉｄｅ', 'ｗｉｄｅ', 'user', 'x', \
+         '2030-01-01 00:00:00', '2030-01-01 00:00:00')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    migrate_postgres(db.url()).await.unwrap();
+    let store = PgStore::connect(db.url(), &PoolOptions::default()).unwrap();
+    let found = UserStore::find_by_username(&store, "wide").await.unwrap();
+    assert_eq!(found.map(|u| u.username), Some("Ｗｉｄｅ".to_owned()));
+}

@@ -212,3 +212,34 @@ async fn corrupt_rows_are_internal_errors() {
     let err = UserStore::list(&store, 0, 10).await.unwrap_err();
     assert!(matches!(err, DomainError::Internal(_)), "{err:?}");
 }
+
+/// Rows keyed by an older rule (plain lower case) are re-keyed when the store opens.
+#[tokio::test]
+async fn opening_rekeys_usernames_stored_under_the_old_rule() {
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.db");
+    drop(
+        SqliteStore::open(&path, &PoolOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut raw = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    diesel::sql_query(
+        "INSERT INTO users (id, username, username_key, role, password_hash, created_at, updated_at) \
+         VALUES ('0190a000-0000-7000-8000-000000000001', 'Ｗｉｄｅ', 'ｗｉｄｅ', 'user', 'x', \
+         '2030-01-01 00:00:00', '2030-01-01 00:00:00')",
+    )
+    .execute(&mut raw)
+    .unwrap();
+    drop(raw);
+    let store = SqliteStore::open(&path, &PoolOptions::default())
+        .await
+        .unwrap();
+    let found = UserStore::find_by_username(&store, "wide").await.unwrap();
+    assert_eq!(found.map(|u| u.username), Some("Ｗｉｄｅ".to_owned()));
+    let err = UserStore::create(&store, new_user("WIDE", Role::User, at(0)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DomainError::Conflict(_)), "{err:?}");
+}

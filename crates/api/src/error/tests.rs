@@ -24,6 +24,14 @@ fn cases() -> Vec<(AppError, u16, &'static str)> {
             "rate_limited",
         ),
         (
+            AppError::TooManyOpen {
+                code: "too_many_uploads",
+                message: "at most 2 uploads at once per client".into(),
+            },
+            429,
+            "too_many_uploads",
+        ),
+        (
             AppError::Forbidden("only administrators may list users"),
             403,
             "forbidden",

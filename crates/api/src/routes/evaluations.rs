@@ -11,7 +11,9 @@ use triage_app::{App, AppError, EvaluationForm, Figure, JobSelection, LabelSourc
 use triage_domain::{EvaluationId, JobId};
 use uuid::Uuid;
 
-use super::jobs::upload::{TEXT_LIMIT, capped, declared_length, drain, multipart_error, read_text};
+use super::jobs::upload::{
+    TEXT_LIMIT, capped, declared_length, drain, idle_timeout, multipart_error, read_text,
+};
 use super::resource;
 use crate::content_disposition::attachment;
 use crate::dto::evaluations::{
@@ -65,13 +67,17 @@ pub(crate) async fn create_evaluation(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let form = receive(&req, payload).await?;
+    let form = receive(&req, payload, idle_timeout(&app)).await?;
     let created = app.create_evaluation(&user.0, form).await?;
     Ok(HttpResponse::Created().json(EvaluationResponse::from(created)))
 }
 
 /// Reads the form's parts; the labels file is held in memory (bounded).
-async fn receive(req: &HttpRequest, payload: web::Payload) -> Result<EvaluationForm, ApiError> {
+async fn receive(
+    req: &HttpRequest,
+    payload: web::Payload,
+    idle: std::time::Duration,
+) -> Result<EvaluationForm, ApiError> {
     let cap = MAX_LABELS_BYTES + TEXT_LIMIT as u64 * 8;
     if declared_length(req).is_some_and(|length| length > cap) {
         return Err(AppError::PayloadTooLarge {
@@ -79,7 +85,7 @@ async fn receive(req: &HttpRequest, payload: web::Payload) -> Result<EvaluationF
         }
         .into());
     }
-    let mut multipart = Multipart::new(req.headers(), capped(payload, cap));
+    let mut multipart = Multipart::new(req.headers(), capped(payload, cap, idle));
     let mut labels: Option<Vec<u8>> = None;
     let mut source = None;
     let mut job_ids: Vec<JobId> = Vec::new();

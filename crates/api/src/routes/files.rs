@@ -9,8 +9,11 @@ use triage_domain::UserId;
 use uuid::Uuid;
 
 use super::jobs::download::{range, stream};
-use super::jobs::upload::{Closing, capped, declared_length, drain, file_name, multipart_error};
+use super::jobs::upload::{
+    Closing, capped, declared_length, drain, file_name, idle_timeout, multipart_error,
+};
 use super::resource;
+use crate::client::client_ip;
 use crate::dto::files::{
     BucketQuery, FileEntry, FileList, FileUploadForm, FileUrlResponse, ListQuery, Message,
     SignedQuery, UploadQuery, UploadedFile, UrlQuery,
@@ -45,7 +48,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         (status = 400, description = "`invalid_multipart`, `multiple_files`, `unknown_bucket`", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 409, description = "`file_exists` (send `overwrite=true`)", body = ErrorBody),
+        (status = 408, description = "`body_timeout`: no body data for `uploads.idle_timeout_secs`; the connection closes", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 429, description = "`too_many_uploads`: this client has `uploads.max_concurrent_per_client` uploads in progress", body = ErrorBody),
         (status = 422, description = "`validation_failed`: bad file name, no `file` part", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     )
@@ -88,7 +93,7 @@ async fn receive(
     if declared_length(req).is_some_and(|length| length > cap) {
         return Err(AppError::PayloadTooLarge { limit: max_size }.into());
     }
-    let mut multipart = Multipart::new(req.headers(), capped(payload, cap));
+    let mut multipart = Multipart::new(req.headers(), capped(payload, cap, idle_timeout(app)));
     let mut received = None;
     while let Some(field) = multipart.next().await {
         let mut field = field.map_err(|err| multipart_error(err, max_size))?;
@@ -110,7 +115,8 @@ async fn receive(
             .to_owned();
         // Refused before a byte of the body is stored.
         app.check_file_slot(&user.0, &name, overwrite).await?;
-        let mut spool = app.start_upload().await?;
+        let client = client_ip(req, app.settings().web.trust_forwarded_for);
+        let mut spool = app.start_upload(client).await?;
         while let Some(chunk) = field.next().await {
             spool
                 .write(&chunk.map_err(|err| multipart_error(err, max_size))?)

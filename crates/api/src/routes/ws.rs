@@ -10,6 +10,7 @@
 //! |---|---|
 //! | no token on `/ws/jobs/{id}`, `ws.anonymous_status_frames` on | status-only frames |
 //! | no token on `/ws/jobs/{id}` with it off, or on `/ws/jobs` | upgrade, close **4401** |
+//! | no token, and the client (or the server) holds `ws.max_anonymous_per_client` (`ws.max_anonymous_total`) such sockets | 429 `too_many_connections` (no upgrade) |
 //! | an invalid or expired token, or one of a deleted user | upgrade, close **4401** |
 //! | a valid token for someone else's job | snapshot refused, close **4403** |
 //! | database unavailable while checking the token | 503 (no upgrade) |
@@ -30,6 +31,7 @@ use triage_domain::JobId;
 use uuid::Uuid;
 
 use super::resource;
+use crate::client::client_ip;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::bearer_token;
 use session::CLOSE_UNAUTHENTICATED;
@@ -58,6 +60,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         (status = 101, description = "Switching Protocols: the socket is open"),
         (status = 400, description = "`websocket_required`: not a WebSocket handshake", body = ErrorBody),
         (status = 404, description = "`not_found`: malformed id", body = ErrorBody),
+        (status = 429, description = "`too_many_connections`: too many sockets without a token from this client, or in total", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     )
 )]
@@ -70,13 +73,24 @@ pub(crate) async fn watch_job(
     let id = JobId(path.into_inner());
     let token = socket_token(&req);
     let watcher = refusal(app.watcher(token.as_deref()).await)?;
+    // Sockets without a token cost nothing to open: capped per client and in total.
+    let slot = match watcher {
+        Ok(Watcher::Anonymous) => {
+            let client = client_ip(&req, app.settings().web.trust_forwarded_for);
+            Some(app.anonymous_socket(client)?)
+        }
+        _ => None,
+    };
     let (response, session, stream) = upgrade(&req, body)?;
     match watcher {
         Ok(watcher) => {
             // Subscribed before the snapshot is read: no change can fall in between.
             let watch = app.watch_job(watcher, id);
             let settings = app.settings().ws.clone();
-            actix_web::rt::spawn(session::run(session, stream, watch, settings));
+            actix_web::rt::spawn(async move {
+                session::run(session, stream, watch, settings).await;
+                drop(slot);
+            });
         }
         Err(why) => {
             actix_web::rt::spawn(session::refuse(session, stream, CLOSE_UNAUTHENTICATED, why));

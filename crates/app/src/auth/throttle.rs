@@ -1,13 +1,23 @@
-//! Login rate limiting: after `max_failures` failed logins for one username, or from one
-//! client address, within `window`, further attempts are refused for `window` (429 with
-//! `Retry-After`) without checking the password.
+//! Login rate limiting. Failed logins are counted, within `window`, on three keys:
+//!
+//! - **username and client address** together: locked after `max_failures` — one client
+//!   guessing one account;
+//! - **username** alone: locked after [`USERNAME_FACTOR`] × `max_failures` — guesses at one
+//!   account spread over several addresses;
+//! - **client address** alone: locked after [`CLIENT_FACTOR`] × `max_failures` — one client
+//!   spraying many usernames. It sits far above the others because many people may share an
+//!   address (a clinic behind one proxy): one attacker there must not lock the office out.
+//!
+//! A locked key refuses further attempts for `window` (429 with `Retry-After`) without checking
+//! the password. So an attacker at one address locks only their own (username, address) pair:
+//! the same user elsewhere, and other users at that address, still log in.
 //!
 //! - Unknown usernames are counted exactly like existing ones, so the limit is no oracle.
-//! - A successful login clears its username's count. It does not clear the client's: one
-//!   valid account must not buy unlimited guesses at other accounts.
+//! - A successful login clears its username's counts (alone and with that address). It does
+//!   not clear the client's: one valid account must not buy unlimited guesses at others.
 //! - Every attempt reserves a failure before the password is checked and gives it back when
 //!   the login succeeds (or ends in an infrastructure error), so a burst of parallel attempts
-//!   cannot get more than `max_failures` guesses through.
+//!   cannot get more than the limit of guesses through.
 //! - IPv6 clients are counted per /64 (one host usually owns the whole prefix); IPv4-mapped
 //!   IPv6 addresses count as their IPv4 address.
 //! - The counts live in this process's memory, bounded to `capacity` entries (expired ones
@@ -15,8 +25,8 @@
 //!   per replica, and a restart forgets it.
 //! - Time comes from the app's clock, so tests move it instead of sleeping.
 //!
-//! Anyone can lock a username out for a window by failing on purpose; that is the price of
-//! a per-username limit, and the lock ends by itself.
+//! Anyone at several addresses can lock a username out for a window by failing on purpose;
+//! that is the price of a per-username limit, and the lock ends by itself.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -30,11 +40,18 @@ use crate::error::{AppError, AppResult};
 /// The default bound on the number of tracked usernames and clients.
 pub const DEFAULT_CAPACITY: usize = 10_000;
 
+/// The per-username limit is this many times `max_failures`.
+pub const USERNAME_FACTOR: u32 = 3;
+/// The per-client-address limit is this many times `max_failures`.
+pub const CLIENT_FACTOR: u32 = 10;
+
 /// Longest username kept as a key (valid usernames are shorter); longer ones are cut.
 const MAX_KEY_CHARS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
+    /// A username tried from one client (`None`: the address is unknown).
+    Pair(String, Option<IpAddr>),
     User(String),
     Client(IpAddr),
 }
@@ -93,6 +110,15 @@ impl LoginThrottle {
         }
     }
 
+    /// Failures that lock `key`.
+    fn limit(&self, key: &Key) -> u32 {
+        match key {
+            Key::Pair(..) => self.max_failures,
+            Key::User(_) => self.max_failures.saturating_mul(USERNAME_FACTOR),
+            Key::Client(_) => self.max_failures.saturating_mul(CLIENT_FACTOR),
+        }
+    }
+
     fn enabled(&self) -> bool {
         self.max_failures > 0 && self.window > TimeDelta::zero()
     }
@@ -104,8 +130,8 @@ impl LoginThrottle {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Starts a login attempt: refuses it while the username or the client is locked, else
-    /// reserves one failure for each. Finish with [`Attempt::failed`] or
+    /// Starts a login attempt: refuses it while any of its keys (see the module
+    /// documentation) is locked, else reserves one failure on each. Finish with [`Attempt::failed`] or
     /// [`Attempt::succeeded`]; dropping the attempt gives the reservation back.
     ///
     /// # Errors
@@ -122,8 +148,10 @@ impl LoginThrottle {
                 keys: Vec::new(),
             });
         }
-        let mut keys = vec![Key::User(username_key(username))];
-        keys.extend(client.map(|ip| Key::Client(client_key(ip))));
+        let user = username_key(username);
+        let client = client.map(client_key);
+        let mut keys = vec![Key::Pair(user.clone(), client), Key::User(user)];
+        keys.extend(client.map(Key::Client));
         let mut entries = self.lock();
         let mut blocked_until: Option<DateTime<Utc>> = None;
         for key in &keys {
@@ -136,7 +164,7 @@ impl LoginThrottle {
             let until = match entry.locked_until {
                 Some(until) if until > now => Some(until),
                 // Every remaining guess of this window is in flight right now.
-                _ if entry.failures >= self.max_failures => {
+                _ if entry.failures >= self.limit(key) => {
                     Some(after(entry.window_start, self.window))
                 }
                 _ => None,
@@ -216,12 +244,16 @@ impl LoginThrottle {
                         // Made room for others meanwhile: count this failure again.
                         entry.failures = 1;
                     }
-                    if entry.failures >= self.max_failures && entry.locked_until.is_none() {
+                    if entry.failures >= self.limit(key) && entry.locked_until.is_none() {
                         entry.locked_until = Some(after(now, self.window));
                         match key {
                             Key::Client(ip) => tracing::warn!(
                                 client = %ip,
                                 "too many failed logins from this client: locked"
+                            ),
+                            Key::Pair(_, ip) => tracing::warn!(
+                                client = ?ip,
+                                "too many failed logins for one username from this client: locked"
                             ),
                             Key::User(_) => {
                                 tracing::warn!("too many failed logins for one username: locked")
@@ -229,7 +261,7 @@ impl LoginThrottle {
                         }
                     }
                 }
-                (Outcome::Succeeded, Key::User(_)) => {
+                (Outcome::Succeeded, Key::User(_) | Key::Pair(..)) => {
                     entries.remove(key);
                 }
                 (Outcome::Succeeded | Outcome::Abandoned, _) => {
@@ -266,14 +298,14 @@ pub struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    /// Wrong password or unknown user: the reserved failure stays, and the username or the
-    /// client gets locked when it was the last one allowed.
+    /// Wrong password or unknown user: the reserved failure stays, and each key whose limit
+    /// it reached gets locked.
     pub fn failed(mut self, now: DateTime<Utc>) {
         let keys = std::mem::take(&mut self.keys);
         self.throttle.finish(&keys, now, Outcome::Failed);
     }
 
-    /// The username's count starts over; the client's reservation is given back.
+    /// The username's counts start over; the client's reservation is given back.
     pub fn succeeded(mut self, now: DateTime<Utc>) {
         let keys = std::mem::take(&mut self.keys);
         self.throttle.finish(&keys, now, Outcome::Succeeded);
@@ -290,18 +322,16 @@ impl Drop for Attempt<'_> {
     }
 }
 
-/// Usernames are compared case-insensitively and trimmed, like the store does; over-long
+/// Usernames are compared by their unique form and trimmed, like the store does; over-long
 /// ones are cut so a key stays small.
 fn username_key(username: &str) -> String {
-    username
-        .trim()
-        .chars()
-        .take(MAX_KEY_CHARS)
-        .flat_map(char::to_lowercase)
-        .collect()
+    let cut: String = username.trim().chars().take(MAX_KEY_CHARS).collect();
+    triage_domain::username_key(&cut)
 }
 
-fn client_key(ip: IpAddr) -> IpAddr {
+/// IPv6 clients count per /64 (one host usually owns the whole prefix); IPv4-mapped
+/// addresses as their IPv4 address.
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -343,34 +373,63 @@ mod tests {
     }
 
     #[test]
-    fn a_username_is_locked_for_the_window_after_max_failures() {
+    fn a_username_is_locked_for_the_window_after_its_limit_from_many_addresses() {
         let throttle = LoginThrottle::new(3, WINDOW, 100);
         let now = Utc::now();
-        for i in 0..3 {
+        for i in 0..3 * USERNAME_FACTOR {
             fail(&throttle, now, &format!("10.0.0.{i}"), "Alice");
         }
         let later = now + TimeDelta::seconds(10);
         assert_eq!(
-            retry_after(throttle.begin(later, ip("10.0.0.9"), " alice ")),
+            retry_after(throttle.begin(later, ip("10.0.0.99"), " ａｌｉｃｅ ")),
             290
         );
         let after = now + TimeDelta::seconds(300);
         throttle
-            .begin(after, ip("10.0.0.9"), "alice")
+            .begin(after, ip("10.0.0.99"), "alice")
             .unwrap()
             .succeeded(after);
     }
 
     #[test]
-    fn a_client_is_locked_whatever_the_username() {
-        let throttle = LoginThrottle::new(2, WINDOW, 100);
+    fn one_address_guessing_one_username_locks_only_that_pair() {
+        let throttle = LoginThrottle::new(3, WINDOW, 100);
         let now = Utc::now();
-        fail(&throttle, now, "192.0.2.1", "a");
-        fail(&throttle, now, "192.0.2.1", "b");
+        for _ in 0..3 {
+            fail(&throttle, now, "192.0.2.1", "alice");
+        }
+        assert_eq!(
+            retry_after(throttle.begin(now, ip("192.0.2.1"), "ALICE")),
+            300
+        );
+        // Alice elsewhere, and Bob at the attacker's address, are not locked out.
+        throttle
+            .begin(now, ip("198.51.100.1"), "alice")
+            .unwrap()
+            .succeeded(now);
+        throttle
+            .begin(now, ip("192.0.2.1"), "bob")
+            .unwrap()
+            .succeeded(now);
+    }
+
+    #[test]
+    fn a_client_is_locked_whatever_the_username_far_above_the_pair_limit() {
+        let throttle = LoginThrottle::new(2, WINDOW, 1000);
+        let now = Utc::now();
+        for i in 0..2 * CLIENT_FACTOR {
+            fail(&throttle, now, "192.0.2.1", &format!("user{i}"));
+        }
         assert_eq!(retry_after(throttle.begin(now, ip("192.0.2.1"), "c")), 300);
         // The same /64, and the IPv4-mapped form, count as the same client.
-        fail(&throttle, now, "2001:db8::1", "d");
-        fail(&throttle, now, "2001:db8::2", "e");
+        for i in 0..2 * CLIENT_FACTOR {
+            fail(
+                &throttle,
+                now,
+                &format!("2001:db8::{i:x}"),
+                &format!("v6user{i}"),
+            );
+        }
         retry_after(throttle.begin(now, ip("2001:db8::ffff:3"), "f"));
         retry_after(throttle.begin(now, ip("::ffff:192.0.2.1"), "g"));
         throttle
@@ -381,21 +440,23 @@ mod tests {
 
     #[test]
     fn success_resets_the_username_but_not_the_client() {
-        let throttle = LoginThrottle::new(2, WINDOW, 100);
+        let throttle = LoginThrottle::new(2, WINDOW, 1000);
         let now = Utc::now();
         fail(&throttle, now, "10.0.0.1", "bob");
         throttle
-            .begin(now, ip("10.0.0.2"), "bob")
+            .begin(now, ip("10.0.0.1"), "bob")
             .unwrap()
             .succeeded(now);
-        fail(&throttle, now, "10.0.0.3", "bob");
+        fail(&throttle, now, "10.0.0.1", "bob");
         throttle
-            .begin(now, ip("10.0.0.4"), "bob")
+            .begin(now, ip("10.0.0.1"), "bob")
             .unwrap()
             .failed(now);
-        retry_after(throttle.begin(now, ip("10.0.0.5"), "bob"));
+        retry_after(throttle.begin(now, ip("10.0.0.1"), "bob"));
 
-        fail(&throttle, now, "10.0.1.1", "carol");
+        for i in 0..2 * CLIENT_FACTOR - 1 {
+            fail(&throttle, now, "10.0.1.1", &format!("guess{i}"));
+        }
         throttle
             .begin(now, ip("10.0.1.1"), "dave")
             .unwrap()

@@ -3,6 +3,8 @@
 //! job row and its queue entry written (one transaction). Whatever fails, nothing remains:
 //! no row, no object, no temp file.
 
+use std::net::IpAddr;
+
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
@@ -13,15 +15,22 @@ use triage_domain::{ArchiveInventory, BlobKey, ChangeKind, FileType, Job, JobId,
 use super::{MAX_DESCRIPTION, MAX_TITLE};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::settings::AcceptPolicy;
-use crate::{App, Caller};
+use crate::{App, Caller, Slot};
 
-/// An upload being received. Dropping it deletes the temp file.
+/// The name prefix of upload spool files in `uploads.tmp_dir`, so that a sweep after a crash
+/// finds exactly them.
+pub const UPLOAD_SPOOL_PREFIX: &str = "upload-";
+
+/// An upload being received. Dropping it deletes the temp file. The file is locked
+/// (`flock`) while it is open, which tells a sweep that it is in use.
 pub struct UploadSpool {
     file: tokio::io::BufWriter<tokio::fs::File>,
     path: TempPath,
     hasher: Sha256,
     size: u64,
     limit: u64,
+    /// The client's upload slot, held until the upload is done with.
+    _slot: Slot,
 }
 
 impl UploadSpool {
@@ -78,19 +87,35 @@ struct CheckedForm {
 }
 
 impl App {
-    /// Starts receiving an upload into a temp file.
+    /// Starts receiving an upload from `client` (its address, when known) into a temp file.
     ///
     /// # Errors
-    /// `Internal` if the temp directory is unusable.
-    pub async fn start_upload(&self) -> AppResult<UploadSpool> {
-        let dir = self.inner.settings.uploads.tmp_dir.clone();
-        let limit = self.inner.settings.uploads.max_size;
+    /// `TooManyOpen` (`too_many_uploads`) while `client` has
+    /// `uploads.max_concurrent_per_client` uploads in progress; `Internal` if the temp
+    /// directory is unusable.
+    pub async fn start_upload(&self, client: Option<IpAddr>) -> AppResult<UploadSpool> {
+        let settings = &self.inner.settings.uploads;
+        let slot = self
+            .inner
+            .upload_slots
+            .acquire(client)
+            .map_err(|_| AppError::TooManyOpen {
+                code: "too_many_uploads",
+                message: format!(
+                    "at most {} uploads at once per client; wait for one to finish",
+                    settings.max_concurrent_per_client
+                ),
+            })?;
+        let dir = settings.tmp_dir.clone();
+        let limit = settings.max_size;
         let (file, path) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir)?;
-            tempfile::Builder::new()
-                .prefix("upload-")
-                .tempfile_in(&dir)
-                .map(|f| f.into_parts())
+            let (file, path) = tempfile::Builder::new()
+                .prefix(UPLOAD_SPOOL_PREFIX)
+                .tempfile_in(&dir)?
+                .into_parts();
+            file.try_lock().map_err(std::io::Error::from)?;
+            Ok::<_, std::io::Error>((file, path))
         })
         .await
         .map_err(AppError::internal)?
@@ -102,6 +127,7 @@ impl App {
             hasher: Sha256::new(),
             size: 0,
             limit,
+            _slot: slot,
         })
     }
 

@@ -11,7 +11,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// Inserts a user.
     ///
     /// # Errors
-    /// - `Conflict(UsernameTaken)` if the username is taken, compared case-insensitively.
+    /// - `Conflict(UsernameTaken)` if the username is taken, compared by
+    ///   [`username_key`](crate::user::username_key) (NFKC and lower case).
     /// - `Unavailable` if the database cannot be reached.
     async fn create(&self, user: NewUser) -> DomainResult<User>;
 
@@ -19,7 +20,7 @@ pub trait UserStore: Send + Sync + 'static {
     /// `Unavailable`. A missing user is `Ok(None)`.
     async fn get(&self, id: UserId) -> DomainResult<Option<User>>;
 
-    /// Looks a user up by name, case-insensitively.
+    /// Looks a user up by name, compared by [`username_key`](crate::user::username_key).
     ///
     /// # Errors
     /// `Unavailable`.

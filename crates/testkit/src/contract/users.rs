@@ -202,7 +202,8 @@ pub async fn user_find_by_username_ignores_case(stores: &Stores) {
 
 pub async fn user_create_refuses_a_taken_name_in_any_case(stores: &Stores) {
     let bob = user(stores, "bob", Role::User).await;
-    for name in ["bob", "BOB", "Bob"] {
+    // Compatibility forms (fullwidth letters) are the same name too.
+    for name in ["bob", "BOB", "Bob", "ｂｏｂ", "ＢＯＢ"] {
         let err = stores
             .users
             .create(new_user(name, Role::User, at(5)))

@@ -157,3 +157,38 @@ async fn tokens_that_are_forged_or_malformed_are_refused() {
         assert_error(response, 401, "unauthenticated").await;
     }
 }
+
+#[tokio::test]
+async fn usernames_collide_after_normalisation_and_case_folding() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    ok_json(app.register("admin2", "123456").await, 201).await;
+    // Fullwidth letters and digits (NFKC) and upper case (case folding) name the same user.
+    for twin in ["ａｄｍｉｎ２", "ADMIN2", "Ａｄｍｉｎ2"] {
+        assert_error(app.register(twin, "123456").await, 409, "username_taken").await;
+    }
+    // The twin spelling logs the one account in, as the plain spelling does.
+    let login = ok_json(app.login("ＡＤＭＩＮ２", "123456").await, 200).await;
+    assert_eq!(login["username"], "admin2");
+
+    for punctuation in ["...", "_-_", "-.-.-"] {
+        let refused = assert_error(
+            app.register(punctuation, "123456").await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(refused["fields"][0]["field"], "username", "{punctuation}");
+    }
+    for blank in ["      ", "\t\t\t\t\t\t", " \u{3000} \u{a0}  "] {
+        let refused = assert_error(
+            app.register("blanky", blank).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(refused["fields"][0]["field"], "password", "{blank:?}");
+    }
+    ok_json(app.register("blanky", " pass word ").await, 201).await;
+}

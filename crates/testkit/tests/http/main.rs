@@ -11,6 +11,7 @@ mod evaluations;
 mod files;
 mod jobs_flow;
 mod operate;
+mod slow_clients;
 mod system;
 
 use triage_server::Config;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
+use triage_app::auth::{LOGIN_CLIENT_FACTOR, LOGIN_USERNAME_FACTOR};
 use triage_testkit::{TestApp, ok_json};
 
 use crate::jobs_flow::assert_error;
@@ -54,33 +55,35 @@ async fn failed_logins_lock_the_username_until_the_window_passes() {
         return;
     };
     ok_json(app.register("victim", "right-password").await, 201).await;
-    // Every attempt from another address: only the username's count matters here.
-    for i in 1..=3 {
+    // Every attempt from another address: only the username's count matters here, and it
+    // locks at LOGIN_USERNAME_FACTOR times the configured limit.
+    let limit = 3 * LOGIN_USERNAME_FACTOR;
+    for i in 1..=limit {
         let wrong = login_from(&app, &format!("198.51.100.{i}"), "victim", "wrong").await;
         assert_error(wrong, 401, "invalid_credentials").await;
     }
-    let locked = login_from(&app, "198.51.100.9", "VICTIM", "right-password").await;
+    let locked = login_from(&app, "198.51.100.50", "VICTIM", "right-password").await;
     assert!(assert_limited(locked, 300).await > 290);
 
     // Unknown usernames lock the same way: the limit tells nobody who exists.
-    for i in 1..=3 {
-        let wrong = login_from(&app, &format!("198.51.100.{}", 10 + i), "ghost", "x").await;
+    for i in 1..=limit {
+        let wrong = login_from(&app, &format!("198.51.100.{}", 100 + i), "ghost", "x").await;
         assert_error(wrong, 401, "invalid_credentials").await;
     }
-    assert_limited(login_from(&app, "198.51.100.20", "ghost", "x").await, 300).await;
+    assert_limited(login_from(&app, "198.51.100.200", "ghost", "x").await, 300).await;
 
     app.clock.advance(Duration::from_secs(290));
-    let still = login_from(&app, "198.51.100.21", "victim", "right-password").await;
+    let still = login_from(&app, "198.51.100.201", "victim", "right-password").await;
     assert_limited(still, 10).await;
     app.clock.advance(Duration::from_secs(10));
-    let login = login_from(&app, "198.51.100.22", "victim", "right-password").await;
+    let login = login_from(&app, "198.51.100.202", "victim", "right-password").await;
     assert_eq!(ok_json(login, 200).await["username"], "victim");
 }
 
 #[tokio::test]
 async fn failed_logins_lock_the_client_whatever_the_username() {
     let Some(app) = crate::spawn_with(|c| {
-        c.auth.login_max_failures = 3;
+        c.auth.login_max_failures = 1;
         c.auth.login_window_secs = 60;
     })
     .await
@@ -88,8 +91,10 @@ async fn failed_logins_lock_the_client_whatever_the_username() {
         return;
     };
     let alice = app.new_user().await;
-    for name in ["guess1", "guess2", "guess3"] {
-        assert_error(app.login(name, "x").await, 401, "invalid_credentials").await;
+    // A client locks at LOGIN_CLIENT_FACTOR times the configured limit.
+    for i in 0..LOGIN_CLIENT_FACTOR {
+        let name = format!("guess{i}");
+        assert_error(app.login(&name, "x").await, 401, "invalid_credentials").await;
     }
     // Locked before the password is looked at, even for a right one.
     assert_limited(app.login(&alice.username, &alice.password).await, 60).await;
@@ -106,7 +111,7 @@ async fn failed_logins_lock_the_client_whatever_the_username() {
 #[tokio::test]
 async fn a_trusted_proxy_header_tells_clients_apart() {
     let Some(app) = crate::spawn_with(|c| {
-        c.auth.login_max_failures = 2;
+        c.auth.login_max_failures = 1;
         c.server.trust_forwarded_for = true;
     })
     .await
@@ -114,8 +119,8 @@ async fn a_trusted_proxy_header_tells_clients_apart() {
         return;
     };
     let alice = app.new_user().await;
-    for name in ["guess1", "guess2"] {
-        let wrong = login_from(&app, "192.0.2.10", name, "x").await;
+    for i in 0..LOGIN_CLIENT_FACTOR {
+        let wrong = login_from(&app, "192.0.2.10", &format!("guess{i}"), "x").await;
         assert_error(wrong, 401, "invalid_credentials").await;
     }
     let locked = login_from(&app, "192.0.2.10", &alice.username, &alice.password).await;
@@ -135,12 +140,8 @@ async fn a_successful_login_resets_the_username_count() {
         return;
     };
     ok_json(app.register("forgetful", "right-password").await, 201).await;
-    // Every attempt from another address: only the username's count matters here.
-    let mut n = 0;
-    let mut next_client = || {
-        n += 1;
-        format!("10.1.0.{n}")
-    };
+    // Every attempt from one address: the count of the username at that address locks first.
+    let next_client = || "10.1.0.1".to_owned();
     for _ in 0..2 {
         let wrong = login_from(&app, &next_client(), "forgetful", "wrong").await;
         assert_error(wrong, 401, "invalid_credentials").await;
@@ -160,6 +161,35 @@ async fn a_successful_login_resets_the_username_count() {
     }
     let locked = login_from(&app, &next_client(), "forgetful", "right-password").await;
     assert_limited(locked, 300).await;
+}
+
+/// A whole clinic behind one proxy: an attacker there guessing one account must lock out
+/// neither the other users at that address nor the account's owner elsewhere.
+#[tokio::test]
+async fn a_brute_forced_user_does_not_lock_out_others_from_the_same_address() {
+    const OFFICE: &str = "203.0.113.5";
+    let Some(app) = crate::spawn_with(|c| {
+        c.auth.login_max_failures = 3;
+        c.server.trust_forwarded_for = true;
+    })
+    .await
+    else {
+        return;
+    };
+    ok_json(app.register("target", "target-password").await, 201).await;
+    ok_json(app.register("colleague", "colleague-password").await, 201).await;
+    for _ in 0..3 {
+        let wrong = login_from(&app, OFFICE, "target", "guess").await;
+        assert_error(wrong, 401, "invalid_credentials").await;
+    }
+    // The attacker keeps going and is refused without a password check.
+    for _ in 0..10 {
+        assert_limited(login_from(&app, OFFICE, "target", "guess").await, 300).await;
+    }
+    let colleague = login_from(&app, OFFICE, "colleague", "colleague-password").await;
+    assert_eq!(ok_json(colleague, 200).await["username"], "colleague");
+    let owner_at_home = login_from(&app, "198.51.100.77", "target", "target-password").await;
+    assert_eq!(ok_json(owner_at_home, 200).await["username"], "target");
 }
 
 #[tokio::test]

@@ -8,4 +8,5 @@
 mod client;
 mod jobs;
 mod lifecycle;
+mod limits;
 mod postgres;

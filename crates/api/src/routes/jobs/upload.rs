@@ -2,15 +2,18 @@
 //! chunk into the use case's spool, so an upload is never held in memory. Anything refused
 //! before the body is fully read is answered with `Connection: close`.
 
+use std::time::Duration;
+
 use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::error::PayloadError;
-use actix_web::http::ConnectionType;
 use actix_web::http::header::{self, Charset};
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use triage_app::{App, AppError, JobForm, UploadSpool};
 
+use crate::client::client_ip;
 use crate::dto::jobs::{JobResponse, UploadForm};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AuthUser;
@@ -32,9 +35,11 @@ const MAX_PARTS: usize = 20;
         (status = 201, description = "The queued job", body = JobResponse),
         (status = 400, description = "`invalid_multipart`, `multiple_files`, `too_many_parts`, `part_too_large`", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 408, description = "`body_timeout`: no body data for `uploads.idle_timeout_secs`; the connection closes", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over `uploads.max_size`", body = ErrorBody),
         (status = 415, description = "`unsupported_file`: neither a ZIP nor a DICOM file", body = ErrorBody),
         (status = 422, description = "`validation_failed` (no `file`, bad `threshold` or `profile`), `invalid_archive`, `no_dicom`", body = ErrorBody),
+        (status = 429, description = "`too_many_uploads`: this client has `uploads.max_concurrent_per_client` uploads in progress", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     )
 )]
@@ -83,7 +88,7 @@ async fn receive(
         return Err(AppError::PayloadTooLarge { limit: max_size }.into());
     }
     let broken = |err| multipart_error(err, max_size);
-    let mut multipart = Multipart::new(req.headers(), capped(payload, cap));
+    let mut multipart = Multipart::new(req.headers(), capped(payload, cap, idle_timeout(app)));
     let mut spool: Option<UploadSpool> = None;
     let mut form = JobForm::default();
     let mut parts = 0;
@@ -106,7 +111,8 @@ async fn receive(
                     ));
                 }
                 form.file_name = file_name(&field);
-                let mut receiving = app.start_upload().await?;
+                let client = client_ip(req, app.settings().web.trust_forwarded_for);
+                let mut receiving = app.start_upload(client).await?;
                 while let Some(chunk) = field.next().await {
                     receiving.write(&chunk.map_err(broken)?).await?;
                 }
@@ -142,21 +148,41 @@ pub(crate) fn declared_length(req: &HttpRequest) -> Option<u64> {
 }
 
 /// The body, failing with `Overflow` once more than `cap` bytes arrived (a chunked body has
-/// no `Content-Length` to check up front).
+/// no `Content-Length` to check up front), and with a `TimedOut` I/O error when no byte
+/// arrived for `idle` (a client trickling its body must not hold a spool and a connection
+/// forever). Nothing is read after an error.
 pub(crate) fn capped(
     payload: web::Payload,
     cap: u64,
+    idle: Duration,
 ) -> impl Stream<Item = Result<Bytes, PayloadError>> + 'static {
-    let mut seen = 0u64;
-    payload.map(move |chunk| {
-        let chunk = chunk?;
-        seen = seen.saturating_add(chunk.len() as u64);
-        if seen > cap {
-            Err(PayloadError::Overflow)
-        } else {
-            Ok(chunk)
-        }
+    futures_util::stream::unfold(Some((payload, 0u64)), move |state| async move {
+        let (mut payload, seen) = state?;
+        let item = match actix_web::rt::time::timeout(idle, payload.next()).await {
+            Err(_) => Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no body data within the idle timeout",
+            ))),
+            Ok(None) => return None,
+            Ok(Some(Err(err))) => Err(err),
+            Ok(Some(Ok(chunk))) => {
+                let seen = seen.saturating_add(chunk.len() as u64);
+                if seen > cap {
+                    Err(PayloadError::Overflow)
+                } else {
+                    return Some((Ok(chunk), Some((payload, seen))));
+                }
+            }
+        };
+        Some((item, None))
     })
+    // The multipart reader may poll again after the end.
+    .fuse()
+}
+
+/// The idle timeout of upload bodies, for [`capped`].
+pub(crate) fn idle_timeout(app: &App) -> Duration {
+    app.settings().uploads.idle_timeout
 }
 
 pub(crate) fn multipart_error(err: MultipartError, max_size: u64) -> ApiError {
@@ -171,6 +197,15 @@ pub(crate) fn multipart_error(err: MultipartError, max_size: u64) -> ApiError {
             "invalid_multipart",
             "expected a multipart/form-data body with a boundary",
         ),
+        MultipartError::Payload(PayloadError::Io(err))
+            if err.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            ApiError::http(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body stalled: no data arrived within the idle timeout",
+            )
+        }
         MultipartError::Incomplete | MultipartError::Payload(_) => ApiError::bad_request(
             "invalid_multipart",
             "the multipart/form-data body is incomplete",
