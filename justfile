@@ -49,3 +49,7 @@ bench: bench-upload bench-engine bench-ws
 s3:
     bash "${TRIAGE_SHARED:-../shared}/tools/start-s3.sh" install s3s-fs
     bash "${TRIAGE_SHARED:-../shared}/tools/start-s3.sh" s3s-fs
+
+# Evaluation of 100,000 scored studies with 2,000 bootstrap resamples: seconds and load average.
+bench-evaluate studies="100000" resamples="2000":
+    cargo run --release -p triage-evaluation --example bench_evaluate -- {{studies}} {{resamples}}

@@ -38,6 +38,13 @@ fn every_implemented_route_of_api_md_is_documented() {
         ("/signed/files/{user_id}/{filename}", &["get"]),
         ("/ws/jobs/{id}", &["get"]),
         ("/ws/jobs", &["get"]),
+        ("/evaluations", &["get", "post"]),
+        ("/evaluations/{id}", &["get"]),
+        ("/evaluations/{id}/roc.svg", &["get"]),
+        ("/evaluations/{id}/roc.png", &["get"]),
+        ("/evaluations/{id}/calibration.svg", &["get"]),
+        ("/evaluations/{id}/report.xlsx", &["get"]),
+        ("/evaluations/{a}/compare/{b}", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in expected {
