@@ -4,6 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, FieldErrorBody};
+use crate::openapi::json_bodies::JsonBodyRefusals;
 use crate::routes::{auth, files, internal, jobs, system, users, ws};
 
 /// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
@@ -88,7 +89,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         internal::complete_job,
     ),
     components(schemas(ErrorBody, FieldErrorBody)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &JsonBodyRefusals),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "User administration: admins see everyone, users themselves"),
@@ -123,5 +124,6 @@ impl Modify for BearerScheme {
     }
 }
 
+mod json_bodies;
 #[cfg(test)]
 mod tests;

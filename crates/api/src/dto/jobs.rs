@@ -142,7 +142,7 @@ impl From<UpdateJobRequest> for JobPatch {
 #[into_params(parameter_in = Query)]
 pub(crate) struct JobListQuery {
     /// Jobs to skip (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000)]
     pub skip: Option<String>,
     /// Page size, 1–500 (default 100).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 500)]
@@ -184,7 +184,7 @@ pub(crate) struct JobList {
 impl JobListQuery {
     pub(crate) fn check(&self) -> Result<JobList, triage_app::AppError> {
         let mut checks = QueryChecks::default();
-        let skip = checks.number("skip", self.skip.as_deref(), 0, 0, u64::MAX);
+        let skip = checks.number("skip", self.skip.as_deref(), 0, 0, super::MAX_SKIP);
         let limit = checks.number("limit", self.limit.as_deref(), 100, 1, 500);
         let all = checks.flag("all", self.all.as_deref());
         let status = match self
