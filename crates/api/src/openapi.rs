@@ -125,5 +125,6 @@ impl Modify for BearerScheme {
 }
 
 mod json_bodies;
+pub(crate) mod lang;
 #[cfg(test)]
 mod tests;

@@ -233,3 +233,60 @@ async fn the_openapi_document_and_the_server_agree() {
         422
     ));
 }
+
+#[tokio::test]
+async fn the_api_document_speaks_russian_and_english() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let cyrillic = |text: &str| text.chars().any(|c| ('а'..='я').contains(&c));
+    let fetch = |path: &'static str, accept: Option<&'static str>| {
+        let mut request = app.client.get(app.url(path));
+        if let Some(accept) = accept {
+            request = request.header("Accept-Language", accept);
+        }
+        request.send()
+    };
+    for (path, accept, lang) in [
+        ("/openapi.json", None, "ru"),
+        ("/openapi.json?lang=ru", Some("en"), "ru"),
+        ("/api/openapi.json?lang=en", None, "en"),
+        ("/openapi.json", Some("en-US,en;q=0.9,ru;q=0.8"), "en"),
+        ("/openapi.json", Some("de, ru;q=0.5"), "ru"),
+        ("/docs/openapi.json", Some("en"), "en"),
+        ("/docs/openapi.json", None, "ru"),
+    ] {
+        let answer = fetch(path, accept).await.unwrap();
+        assert_eq!(
+            answer.headers()["Content-Language"],
+            lang,
+            "{path} {accept:?}"
+        );
+        let doc = ok_json(answer, 200).await;
+        let russian = lang == "ru";
+        let description = doc["info"]["description"].as_str().unwrap();
+        assert_eq!(cyrillic(description), russian, "{path}");
+        assert!(
+            description.contains("`validation_failed`"),
+            "{path}: error codes"
+        );
+        for tag in doc["tags"].as_array().unwrap() {
+            let text = tag["description"].as_str().unwrap();
+            assert_eq!(cyrillic(text), russian, "{path}: tag {}", tag["name"]);
+        }
+        let mut operations = 0;
+        for (route, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                operations += 1;
+                for field in ["summary", "description"] {
+                    let text = operation[field].as_str().unwrap_or_default();
+                    assert!(!text.trim().is_empty(), "{path}: {method} {route} {field}");
+                    assert_eq!(cyrillic(text), russian, "{path}: {method} {route} {field}");
+                }
+            }
+        }
+        assert!(operations > 30, "{path}: {operations}");
+    }
+    let unknown = fetch("/openapi.json?lang=de", None).await.unwrap();
+    assert_eq!(ok_json(unknown, 422).await["fields"][0]["field"], "lang");
+}
