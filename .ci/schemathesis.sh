@@ -53,13 +53,14 @@ token=$(curl -sf --noproxy '*' -H 'Content-Type: application/json' \
   | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
 
 status=0
-NO_COLOR=1 "$VENV/bin/schemathesis" run "$base/openapi.json" --url "$base" \
+# From the temp dir: schemathesis keeps its cache (.schemathesis/) in the working directory.
+(cd "$work" && NO_COLOR=1 "$VENV/bin/schemathesis" run "$base/openapi.json" --url "$base" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-5}" --seed "${SCHEMATHESIS_SEED:-1}" \
   --workers 1 --suppress-health-check all --warnings off \
-  --request-timeout 30 || status=$?
+  --request-timeout 30) || status=$?
 if [ "$status" != 0 ]; then
   echo "--- triage log (last 50 lines)"; tail -n 50 "$work/triage.log"
 fi
