@@ -345,3 +345,46 @@ async fn a_completion_may_not_name_another_jobs_report() {
     assert_eq!(still.bytes().await.unwrap(), report);
     assert_eq!(t.job(&alice, &theirs).await["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn deleting_a_job_spares_a_report_outside_its_area() {
+    let t = MlTestApp::spawn().await;
+    let (alice, mallory) = (t.app.new_user().await, t.app.new_user().await);
+    let theirs = processing_job(&t, &alice).await;
+    assert_eq!(t.ml.complete(&theirs).await.status, Some(200));
+    let mine = processing_job(&t, &mallory).await;
+    assert_eq!(t.ml.complete(&mine).await.status, Some(200));
+
+    // A row written before completions were confined names the other job's report.
+    let jobs = &t.app.app().ports().jobs;
+    let mut row = jobs.get(mine.parse().unwrap()).await.unwrap().unwrap();
+    let foreign = jobs
+        .get(theirs.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .report_key;
+    row.report_key = foreign;
+    jobs.update(&row).await.unwrap();
+
+    let deleted = t
+        .app
+        .client
+        .delete(t.app.url(&format!("/jobs/{mine}")))
+        .header("Authorization", mallory.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let report = t
+        .app
+        .get(&format!("/jobs/{theirs}/results.xlsx"), &alice)
+        .await;
+    assert_eq!(report.status(), 200, "the other job's report survives");
+    // The deleted job's upload went with it.
+    let files = t.app.stored_files().await;
+    assert!(
+        !files.iter().any(|f| f.contains(&format!("jobs/{mine}"))),
+        "{files:?}"
+    );
+}
