@@ -25,6 +25,10 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// The largest `skip` (and `offset`) a list accepts: far beyond any real page, small enough
+/// for every database's `OFFSET`. The document states it, and the server enforces it.
+pub(crate) const MAX_SKIP: u64 = 1_000_000_000;
+
 /// Query parameters arrive as text and are checked here, so that every bad one is reported
 /// by name (serde's query errors name none).
 #[derive(Default)]

@@ -50,6 +50,7 @@ pub fn configure_with(
     let site = settings.static_dir.as_deref().and_then(site::Site::open);
     move |cfg| {
         cfg.app_data(rejection::json_config(json_limit))
+            .app_data(rejection::JsonLimit(json_limit))
             .app_data(rejection::query_config())
             .app_data(rejection::path_config())
             .service(web::scope("/api").configure(routes::configure))

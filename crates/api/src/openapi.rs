@@ -4,6 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, FieldErrorBody};
+use crate::openapi::json_bodies::JsonBodyRefusals;
 use crate::routes::{auth, evaluations, files, internal, jobs, system, users, ws};
 
 /// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
@@ -96,7 +97,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         internal::complete_job,
     ),
     components(schemas(ErrorBody, FieldErrorBody)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &JsonBodyRefusals),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "User administration: admins see everyone, users themselves"),
@@ -132,5 +133,7 @@ impl Modify for BearerScheme {
     }
 }
 
+mod json_bodies;
+pub(crate) mod lang;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::error::Category;
 
 use crate::error::ApiError;
@@ -16,6 +16,44 @@ pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
         .error_handler(move |err, _| json_error(err, limit).into())
+}
+
+/// The JSON body limit, for handlers that must read their body themselves (after checking
+/// something the body must not influence, like the callback's token).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct JsonLimit(pub usize);
+
+/// Reads a JSON body from `payload` the way [`json_config`] would: 415 for another content
+/// type, 413 beyond the limit, 400 for broken JSON, 422 for the wrong shape.
+///
+/// # Errors
+/// Those [`ApiError`]s.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<T, ApiError> {
+    use futures_util::StreamExt;
+
+    let limit = req
+        .app_data::<JsonLimit>()
+        .map_or(triage_app::DEFAULT_JSON_LIMIT, |limit| limit.0);
+    let is_json = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|mime| mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON));
+    if !is_json {
+        return Err(json_error(JsonPayloadError::ContentType, limit));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|err| json_error(JsonPayloadError::Payload(err), limit))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|err| serde_json_error(&err))
 }
 
 pub(crate) fn query_config() -> web::QueryConfig {

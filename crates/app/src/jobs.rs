@@ -9,8 +9,8 @@ pub use upload::{JobForm, UPLOAD_SPOOL_PREFIX, UploadSpool};
 
 use chrono::{DateTime, Utc};
 use triage_domain::{
-    ArchiveInventory, ChangeKind, ConflictKind, DomainError, FileType, Job, JobChange, JobFilter,
-    JobId, JobStatus, ReportPayload,
+    ArchiveInventory, BlobKey, ChangeKind, ConflictKind, DomainError, FileType, Job, JobChange,
+    JobFilter, JobId, JobStatus, ReportPayload,
 };
 
 use crate::accounts::check_limit;
@@ -169,7 +169,7 @@ impl App {
                 Ok(())
             })
             .await?;
-        if let Some(key) = old_report
+        if let Some(key) = old_report.filter(|key| self.is_own_report(id, key))
             && let Err(err) = self.inner.ports.blobs.delete(&key).await
         {
             tracing::warn!(job.id = %id, error = %err, "old report not deleted");
@@ -187,6 +187,17 @@ impl App {
         self.delete_job_everything(id).await
     }
 
+    /// Whether `key` lies in the job's own report area. Completions naming anything else are
+    /// refused, but a row written before that rule may still name another job's report:
+    /// deleting this job must never delete that.
+    fn is_own_report(&self, id: JobId, key: &BlobKey) -> bool {
+        let own = key.is_report_area_of(id, &self.inner.settings.ml.results_prefix);
+        if !own {
+            tracing::warn!(job.id = %id, key = %key, "report outside the job's area kept");
+        }
+        own
+    }
+
     /// Objects first, row last: if the store fails half-way, the job still exists and a
     /// repeated delete finishes the work, so no object is ever left without its job.
     pub(crate) async fn delete_job_everything(&self, id: JobId) -> AppResult<()> {
@@ -195,7 +206,9 @@ impl App {
             return Ok(());
         };
         ports.blobs.delete(&job.upload_key).await?;
-        if let Some(report) = &job.report_key {
+        if let Some(report) = &job.report_key
+            && self.is_own_report(id, report)
+        {
             ports.blobs.delete(report).await?;
         }
         if let Some(deleted) = ports.jobs.delete(id).await? {

@@ -92,6 +92,31 @@ impl BlobKey {
         Self(format!("results/{job}.xlsx"))
     }
 
+    /// Whether this key lies in the area a job's dispatch gave it for its report: the
+    /// proposed key itself, `{prefix}{job}.{extension}`, or anything under `{prefix}{job}/`.
+    /// Nothing else may become a job's report, so no job can adopt (and, deleted, delete)
+    /// another job's object.
+    pub fn is_report_area_of(&self, job: JobId, prefix: &str) -> bool {
+        if *self == Self::report(job) {
+            return true;
+        }
+        let own = format!("{job}");
+        let Some(rest) = self
+            .0
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix(own.as_str()))
+        else {
+            return false;
+        };
+        if let Some(under) = rest.strip_prefix('/') {
+            !under.is_empty()
+        } else if let Some(extension) = rest.strip_prefix('.') {
+            !extension.is_empty() && !extension.contains('/')
+        } else {
+            false
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -143,6 +168,36 @@ mod tests {
         for good in ["jobs/x.zip", "files/u/исследование 1.zip", "a..b.dcm"] {
             assert!(BlobKey::parse(good).is_ok(), "{good:?} was refused");
         }
+    }
+
+    #[test]
+    fn a_jobs_report_area_is_its_own_key_or_prefix_only() {
+        let job: JobId = "8b0c0000-0000-4000-8000-000000000001".parse().unwrap();
+        let other = JobId::random();
+        let key = |k: String| BlobKey::parse(k).unwrap();
+        for own in [
+            format!("results/{job}.xlsx"),
+            format!("results/{job}.csv"),
+            format!("results/{job}/report.xlsx"),
+            format!("results/{job}/a/b.xlsx"),
+        ] {
+            assert!(key(own.clone()).is_report_area_of(job, "results/"), "{own}");
+        }
+        for foreign in [
+            format!("results/{other}.xlsx"),
+            format!("results/{job}x.xlsx"),
+            format!("results/{job}"),
+            format!("results/{job}.x/y"),
+            format!("jobs/{job}.zip"),
+            format!("other/results/{job}.xlsx"),
+            "results/shared.xlsx".to_owned(),
+        ] {
+            assert!(
+                !key(foreign.clone()).is_report_area_of(job, "results/"),
+                "{foreign}"
+            );
+        }
+        assert!(key(format!("out/{job}/r.xlsx")).is_report_area_of(job, "out/"));
     }
 
     #[test]

@@ -71,6 +71,8 @@ impl FromStr for JobStatus {
 ///
 /// ```text
 /// queued ──► processing ──► succeeded | failed
+///   │  ▲         │
+///   │  └─────────┘ (the handover failed transiently: waits for the next attempt)
 ///   │  └──► failed (dispatch refused for good, or its deadline passed)
 ///   └──► cancelled ◄── processing
 /// failed | cancelled ──► queued (retry)
@@ -83,7 +85,7 @@ pub fn check_transition(from: JobStatus, to: JobStatus) -> Result<(), DomainErro
     let legal = matches!(
         (from, to),
         (Queued, Processing | Failed | Cancelled)
-            | (Processing, Succeeded | Failed | Cancelled)
+            | (Processing, Queued | Succeeded | Failed | Cancelled)
             | (Failed | Cancelled, Queued)
     );
     if legal {
@@ -247,6 +249,7 @@ mod tests {
             (Queued, Processing),
             (Queued, Failed),
             (Queued, Cancelled),
+            (Processing, Queued),
             (Processing, Succeeded),
             (Processing, Failed),
             (Processing, Cancelled),

@@ -219,6 +219,7 @@ pub struct MlConfig {
     pub dispatch_deadline_secs: u64,
     pub max_attempts: u32,
     pub max_report_bytes: u64,
+    pub max_report_rows: u64,
     pub callback_url: String,
     pub dispatch: bool,
     pub poll_interval_ms: u64,
@@ -240,6 +241,7 @@ impl fmt::Debug for MlConfig {
             .field("dispatch_deadline_secs", &self.dispatch_deadline_secs)
             .field("max_attempts", &self.max_attempts)
             .field("max_report_bytes", &self.max_report_bytes)
+            .field("max_report_rows", &self.max_report_rows)
             .field("callback_url", &self.callback_url)
             .field("dispatch", &self.dispatch)
             .field("poll_interval_ms", &self.poll_interval_ms)

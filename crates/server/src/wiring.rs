@@ -250,6 +250,7 @@ fn ml_settings(config: &Config, addr: Option<SocketAddr>) -> MlSettings {
         dispatch_deadline: Duration::from_secs(ml.dispatch_deadline_secs),
         max_attempts: ml.max_attempts,
         max_report_bytes: ml.max_report_bytes,
+        max_report_rows: ml.max_report_rows,
         bucket: config.blobs.bucket.clone(),
         callback_base,
         ..MlSettings::default()

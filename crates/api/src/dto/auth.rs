@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 /// POST /auth/register. Username: 3–50 letters, digits, `_ . -`; password: 6–128 characters.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct RegisterRequest {
-    #[schema(example = "alice")]
+    #[schema(example = "alice", min_length = 3, max_length = 50)]
     pub username: String,
-    #[schema(example = "secret-password")]
+    #[schema(example = "secret-password", min_length = 6, max_length = 128)]
     pub password: String,
     #[serde(default)]
     pub email: Option<String>,

@@ -37,6 +37,7 @@ pub(crate) struct ListQuery {
 #[into_params(parameter_in = Query)]
 pub(crate) struct UrlQuery {
     /// Seconds the URL stays valid: 1–604800, default 3600.
+    #[param(minimum = 1, maximum = 604800)]
     pub expires: Option<u64>,
     pub bucket_name: Option<String>,
 }

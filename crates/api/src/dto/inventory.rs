@@ -17,7 +17,7 @@ pub(crate) const MAX_ENTRY_PAGE: u64 = 20_000;
 #[into_params(parameter_in = Query)]
 pub(crate) struct EntryPageQuery {
     /// Entries to skip (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<String>,
     /// Page size, 1–20000 (default 1000).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 20000)]
@@ -28,7 +28,7 @@ impl EntryPageQuery {
     /// `(offset, limit)`.
     pub(crate) fn check(&self) -> Result<(u64, u64), triage_app::AppError> {
         let mut checks = QueryChecks::default();
-        let offset = checks.number("offset", self.offset.as_deref(), 0, 0, u64::MAX);
+        let offset = checks.number("offset", self.offset.as_deref(), 0, 0, super::MAX_SKIP);
         let limit = checks.number("limit", self.limit.as_deref(), 1000, 1, MAX_ENTRY_PAGE);
         checks.finish()?;
         Ok((offset, limit))

@@ -137,12 +137,12 @@ impl From<UpdateJobRequest> for JobPatch {
     }
 }
 
-/// `?skip&limit&status&all` of GET /jobs.
+/// `?skip&limit&status&all&include` of GET /jobs.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct JobListQuery {
     /// Jobs to skip (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000)]
     pub skip: Option<String>,
     /// Page size, 1–500 (default 100).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 500)]
@@ -153,6 +153,22 @@ pub(crate) struct JobListQuery {
     /// Administrators: everyone's jobs instead of their own.
     #[param(value_type = Option<bool>)]
     pub all: Option<String>,
+    /// `results`: inline each job's `results_payload`. Without it lists carry `null` there
+    /// (reports can be large); `GET /jobs/{id}` and `GET /jobs/{id}/results` always carry it.
+    #[param(value_type = Option<JobListIncludeDto>)]
+    pub include: Option<String>,
+}
+
+/// What `GET /jobs?include=` may add to each job.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = JobListInclude)]
+#[expect(
+    dead_code,
+    reason = "documents the query value; the handler reads text"
+)]
+pub(crate) enum JobListIncludeDto {
+    Results,
 }
 
 /// A checked [`JobListQuery`].
@@ -161,12 +177,14 @@ pub(crate) struct JobList {
     pub limit: u64,
     pub status: Option<JobStatus>,
     pub all: bool,
+    /// Inline `results_payload` (`?include=results`).
+    pub include_results: bool,
 }
 
 impl JobListQuery {
     pub(crate) fn check(&self) -> Result<JobList, triage_app::AppError> {
         let mut checks = QueryChecks::default();
-        let skip = checks.number("skip", self.skip.as_deref(), 0, 0, u64::MAX);
+        let skip = checks.number("skip", self.skip.as_deref(), 0, 0, super::MAX_SKIP);
         let limit = checks.number("limit", self.limit.as_deref(), 100, 1, 500);
         let all = checks.flag("all", self.all.as_deref());
         let status = match self
@@ -187,12 +205,21 @@ impl JobListQuery {
                 }
             },
         };
+        let include_results = match self.include.as_deref().map(str::trim) {
+            None | Some("") => false,
+            Some("results") => true,
+            Some(_) => {
+                checks.fail("include", "must be results".into());
+                false
+            }
+        };
         checks.finish()?;
         Ok(JobList {
             skip,
             limit,
             status,
             all,
+            include_results,
         })
     }
 }

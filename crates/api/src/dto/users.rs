@@ -61,6 +61,7 @@ impl From<User> for UserResponse {
 #[schema(as = UserUpdate)]
 pub(crate) struct UpdateUserRequest {
     #[serde(default)]
+    #[schema(min_length = 3, max_length = 50)]
     pub username: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -69,6 +70,7 @@ pub(crate) struct UpdateUserRequest {
     #[schema(value_type = Option<String>)]
     pub full_name: Option<Option<String>>,
     #[serde(default)]
+    #[schema(min_length = 6, max_length = 128)]
     pub password: Option<String>,
     /// Parsed here rather than by serde, so that a bad value is reported on `role`.
     #[serde(default)]
@@ -96,7 +98,7 @@ impl TryFrom<UpdateUserRequest> for UserUpdate {
 #[into_params(parameter_in = Query)]
 pub(crate) struct UserListQuery {
     /// Users to skip (default 0).
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 1_000_000_000)]
     pub skip: Option<String>,
     /// Page size, 1–500 (default 100).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 500)]
@@ -107,7 +109,7 @@ impl UserListQuery {
     /// `(skip, limit)`.
     pub(crate) fn check(&self) -> Result<(u64, u64), AppError> {
         let mut checks = QueryChecks::default();
-        let skip = checks.number("skip", self.skip.as_deref(), 0, 0, u64::MAX);
+        let skip = checks.number("skip", self.skip.as_deref(), 0, 0, super::MAX_SKIP);
         let limit = checks.number("limit", self.limit.as_deref(), 100, 1, 500);
         checks.finish()?;
         Ok((skip, limit))

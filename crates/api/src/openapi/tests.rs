@@ -160,3 +160,74 @@ fn the_docs_page_document_leaves_out_internal_routes() {
         "internal"
     );
 }
+
+#[test]
+fn every_operation_tag_and_error_code_has_both_languages() {
+    use std::collections::BTreeSet;
+
+    use super::lang::{Lang, operations_mut};
+
+    let mut doc = openapi();
+    let operations: BTreeSet<String> = operations_mut(&mut doc)
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let tags: BTreeSet<String> = doc.tags.iter().flatten().map(|t| t.name.clone()).collect();
+    // Every code an error response names, as "`code`: ..." or "`code`, `other`: ...".
+    let json = serde_json::to_value(&doc).unwrap();
+    let mut codes = BTreeSet::new();
+    for item in json["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let text = response["description"].as_str().unwrap_or_default();
+                let head = text.split([':', '(']).next().unwrap_or_default();
+                if !(status.starts_with('4') || status.starts_with('5')) || !head.starts_with('`') {
+                    continue;
+                }
+                for part in head.split('`').skip(1).step_by(2) {
+                    if part.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                        codes.insert(part.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    assert!(codes.contains("validation_failed"), "{codes:?}");
+    let cyrillic = |text: &str| {
+        text.chars()
+            .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap()))
+    };
+    for lang in Lang::ALL {
+        let texts = lang.texts();
+        let documented: BTreeSet<String> = texts.operations.keys().cloned().collect();
+        assert_eq!(documented, operations, "{lang:?}: operations");
+        for (key, (summary, description)) in &texts.operations {
+            assert!(
+                !summary.trim().is_empty() && !description.trim().is_empty(),
+                "{lang:?} {key}"
+            );
+            assert_eq!(
+                cyrillic(summary),
+                lang == Lang::Ru,
+                "{lang:?} {key}: {summary}"
+            );
+            assert_eq!(cyrillic(description), lang == Lang::Ru, "{lang:?} {key}");
+        }
+        let documented: BTreeSet<String> = texts.tags.keys().cloned().collect();
+        assert_eq!(documented, tags, "{lang:?}: tags");
+        for code in &codes {
+            assert!(
+                texts.error_codes.contains_key(code),
+                "{lang:?}: code {code}"
+            );
+        }
+        for (code, meaning) in &texts.error_codes {
+            assert_eq!(cyrillic(meaning), lang == Lang::Ru, "{lang:?} {code}");
+        }
+        assert_eq!(cyrillic(&texts.info), lang == Lang::Ru, "{lang:?}: info");
+    }
+    assert_eq!(
+        Lang::Ru.texts().error_codes.keys().collect::<Vec<_>>(),
+        Lang::En.texts().error_codes.keys().collect::<Vec<_>>()
+    );
+}

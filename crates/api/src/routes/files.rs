@@ -166,9 +166,11 @@ pub(crate) async fn list_files(
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 206, description = "The range", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "`unknown_bucket`: `bucket_name` is not the configured bucket", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 416, description = "`range_not_satisfiable`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a file name that can name no file", body = ErrorBody),
     )
 )]
 pub(crate) async fn download_file(
@@ -190,8 +192,10 @@ pub(crate) async fn download_file(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Deleted", body = Message),
+        (status = 400, description = "`unknown_bucket`: `bucket_name` is not the configured bucket", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a file name that can name no file", body = ErrorBody),
     )
 )]
 pub(crate) async fn delete_file(
@@ -214,6 +218,7 @@ pub(crate) async fn delete_file(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The URL", body = FileUrlResponse),
+        (status = 400, description = "`unknown_bucket`: `bucket_name` is not the configured bucket", body = ErrorBody),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: `expires` outside 1–604800", body = ErrorBody),
@@ -260,8 +265,9 @@ pub(crate) async fn file_url(
         ("signature" = String, Query, description = "HMAC-SHA256, hex")),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 403, description = "`forbidden`: altered or expired", body = ErrorBody),
+        (status = 403, description = "`forbidden`: altered, expired or incomplete", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a file name that can name no file", body = ErrorBody),
     )
 )]
 pub(crate) async fn download_signed(

@@ -12,6 +12,7 @@ use super::resource;
 use crate::dto::internal::CompletionRequest;
 use crate::dto::jobs::JobResponse;
 use crate::error::{ApiError, ErrorBody};
+use crate::rejection;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -27,8 +28,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     security(("ml_token" = [])),
     responses(
         (status = 200, description = "The job after the completion (a repeat changes nothing)", body = JobResponse),
-        (status = 401, description = "`unauthenticated`: missing or wrong service token", body = ErrorBody),
+        (status = 400, description = "`invalid_json`: malformed JSON (only with the right token)", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`: missing or wrong service token, whatever the body", body = ErrorBody),
         (status = 404, description = "`not_found`: unknown or deleted job", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.json_limit`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not `application/json`", body = ErrorBody),
         (status = 409, description = "`completion_conflict`: cancelled, or another outcome after a terminal one", body = ErrorBody),
         (status = 422, description = "`validation_failed`: unknown `status`, or `output_object` outside the results prefix", body = ErrorBody),
         (status = 503, description = "`unavailable`: try again", body = ErrorBody),
@@ -38,16 +42,18 @@ pub(crate) async fn complete_job(
     req: HttpRequest,
     app: web::Data<App>,
     path: web::Path<Uuid>,
-    body: web::Json<CompletionRequest>,
+    payload: web::Payload,
 ) -> Result<web::Json<JobResponse>, ApiError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
     let token = CallbackToken(token);
-    // The token is checked before the body is: a stranger learns nothing from a 422.
+    // The token is checked before the body is even read (so the body is taken raw, not as
+    // `web::Json`): a stranger learns nothing from a 400, 413, 415 or 422.
     app.authorize_callback(token)?;
-    let completion = body.into_inner().try_into()?;
+    let body: CompletionRequest = rejection::read_json(&req, payload).await?;
+    let completion = body.try_into()?;
     let job = app
         .complete_job_callback(token, JobId(path.into_inner()), completion)
         .await?;

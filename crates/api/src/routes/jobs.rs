@@ -39,7 +39,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The caller's jobs (an administrator's `?all=true`: everyone's), newest first. Compat: a
-/// plain JSON array.
+/// plain JSON array. `results_payload` is `null` unless `?include=results`: a report may be
+/// thousands of rows, and the frontend reads it from `/jobs/{id}/results`.
 #[utoipa::path(
     get, path = "/jobs", tag = "jobs",
     params(JobListQuery),
@@ -48,7 +49,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         (status = 200, description = "Jobs, newest first", body = Vec<JobResponse>),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 403, description = "`forbidden`: `all` by a non-administrator", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: bad `skip`, `limit`, `status` or `all`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: bad `skip`, `limit`, `status`, `all` or `include`", body = ErrorBody),
     )
 )]
 pub(crate) async fn list_jobs(
@@ -60,7 +61,13 @@ pub(crate) async fn list_jobs(
     let jobs = app
         .list_jobs(&user.0, q.all, q.status, q.skip, q.limit)
         .await?;
-    Ok(web::Json(jobs.into_iter().map(JobResponse::from).collect()))
+    let jobs = jobs.into_iter().map(|mut job| {
+        if !q.include_results {
+            job.results = None;
+        }
+        JobResponse::from(job)
+    });
+    Ok(web::Json(jobs.collect()))
 }
 
 /// One job.

@@ -4,20 +4,21 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use triage_app::App;
 use triage_domain::DomainResult;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::resource;
 use crate::dto::system::{Check, HealthResponse, ReadyChecks, ReadyResponse};
+use crate::openapi::lang::{Lang, localize};
 use crate::openapi::{openapi, public_openapi};
 
 /// How long one readiness probe may take before its dependency counts as down.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    let doc = web::Data::new(openapi());
+    let doc = web::Data::new(Documents::new(&openapi()));
     cfg.service(resource("/health", "GET").route(web::get().to(health)))
         .service(resource("/ready", "GET").route(web::get().to(ready)))
         .service(resource("/metrics", "GET").route(web::get().to(metrics)))
@@ -30,7 +31,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         // Registered before the UI's catch-all, so it wins.
         .service(
             resource("/docs/openapi.json", "GET")
-                .app_data(web::Data::new(public_openapi()))
+                .app_data(web::Data::new(Documents::new(&public_openapi())))
                 .route(web::get().to(openapi_json)),
         )
         // A relative document URL works at /docs/ and at /api/docs/, whether or not a proxy
@@ -132,13 +133,79 @@ pub(crate) async fn metrics(app: web::Data<App>) -> Result<HttpResponse, crate::
         .body(text))
 }
 
-/// The OpenAPI document of this API.
+/// The OpenAPI document of this API, in Russian or English.
 #[utoipa::path(
     get, path = "/openapi.json", tag = "system",
-    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"))
+    params(LangQuery),
+    responses(
+        (status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"),
+        (status = 422, description = "`validation_failed`: `lang` is neither `ru` nor `en`", body = crate::error::ErrorBody),
+    )
 )]
-pub(crate) async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
-    HttpResponse::Ok().json(doc.get_ref())
+pub(crate) async fn openapi_json(
+    docs: web::Data<Documents>,
+    query: web::Query<LangQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, crate::error::ApiError> {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok());
+    let lang = Lang::choose(query.lang.as_deref(), accept)
+        .ok_or_else(|| crate::error::ApiError::field("lang", "must be ru or en"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CONTENT_LANGUAGE, lang.code()))
+        .insert_header((header::VARY, "Accept-Language"))
+        .body(docs.get(lang)))
+}
+
+/// `?lang=` of the OpenAPI document.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LangQuery {
+    /// `ru` (the default) or `en`; without it, `Accept-Language` chooses.
+    #[param(value_type = Option<LangDto>)]
+    pub lang: Option<String>,
+}
+
+/// The languages of the document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Lang)]
+#[expect(
+    dead_code,
+    reason = "documents the query value; the handler reads text"
+)]
+pub(crate) enum LangDto {
+    Ru,
+    En,
+}
+
+/// A document serialised once per language.
+pub(crate) struct Documents(Vec<(Lang, web::Bytes)>);
+
+impl Documents {
+    fn new(doc: &utoipa::openapi::OpenApi) -> Self {
+        Self(
+            Lang::ALL
+                .into_iter()
+                .map(|lang| {
+                    let localized = localize(doc.clone(), lang);
+                    let json = serde_json::to_vec(&localized).unwrap_or_default();
+                    (lang, web::Bytes::from(json))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, lang: Lang) -> web::Bytes {
+        self.0
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, json)| json.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// `/docs` → `/docs/` (relative, so `/api/docs` → `/api/docs/` behind any proxy).

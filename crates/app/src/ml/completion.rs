@@ -117,20 +117,26 @@ impl App {
         }
     }
 
-    /// The report's key: the one sent, if it lies under the results prefix, else the one
-    /// triage proposed.
+    /// The report's key: the one sent, if it lies in the area this job's dispatch gave it
+    /// (its proposed key, or under `{results_prefix}{job}/`), else the one triage proposed.
+    /// Any other key — another job's report above all — is refused: a job may only adopt
+    /// what its own analysis wrote.
     fn report_key(&self, id: JobId, sent: Option<&str>) -> AppResult<BlobKey> {
         let prefix = &self.inner.settings.ml.results_prefix;
         let Some(sent) = sent.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(BlobKey::report(id));
         };
-        let refuse = || AppError::field("output_object", format!("must be a key under {prefix:?}"));
+        let refuse = || {
+            AppError::field(
+                "output_object",
+                format!(
+                    "must be {} or a key under {prefix}{id}/",
+                    BlobKey::report(id)
+                ),
+            )
+        };
         let key = BlobKey::parse(sent).map_err(|_| refuse())?;
-        let rest = key
-            .as_str()
-            .strip_prefix(prefix.as_str())
-            .ok_or_else(refuse)?;
-        if rest.is_empty() {
+        if !key.is_report_area_of(id, prefix) {
             return Err(refuse());
         }
         Ok(key)
@@ -178,7 +184,15 @@ impl App {
         })
         .await
         .map_err(AppError::internal)?;
-        Ok(parsed.map_err(|err| Unusable(err.to_string())))
+        let rows_limit = self.inner.settings.ml.max_report_rows;
+        Ok(match parsed {
+            Ok(results) if results.rows.len() as u64 > rows_limit => Err(Unusable(format!(
+                "the report has {} rows, more than the limit of {rows_limit}",
+                results.rows.len()
+            ))),
+            Ok(results) => Ok(results),
+            Err(err) => Err(Unusable(err.to_string())),
+        })
     }
 
     async fn succeed(&self, id: JobId, key: BlobKey, results: ReportPayload) -> AppResult<Job> {

@@ -1,11 +1,12 @@
 //! The dispatcher: hands queued jobs to the analysis and watches the ones it holds.
 //!
-//! A job is marked `processing` when it is claimed, before `/infer` is called, so a callback
-//! that overtakes the `/infer` answer finds it there, and so `processing` counts every job
-//! that takes one of the `max_in_flight` slots. Transient failures leave it `processing`
-//! with the reason and the next attempt time; they never use up attempts, which count only
-//! handovers the analysis accepted. A `processing` job keeps its queue entry, due when the
-//! processing timeout passes: that is the watchdog.
+//! A job is marked `processing` when it is claimed, before `/infer` is called, so that
+//! `processing` counts every job that takes one of the `max_in_flight` slots, across
+//! replicas, while its handover is under way. A transient failure (the service unreachable or
+//! busy) puts it back to `queued` with the reason and the next attempt time: the analysis
+//! does not have it, so it holds no slot. Transient failures never use up attempts, which
+//! count only handovers the analysis accepted. A `processing` job keeps its queue entry, due
+//! when the processing timeout passes: that is the watchdog.
 
 use std::time::Duration;
 
@@ -314,10 +315,16 @@ impl App {
         }
         let reason = format!("{why}; next attempt at {}", at.format("%Y-%m-%dT%H:%M:%SZ"));
         tracing::info!(job.id = %id, %reason, "dispatch postponed");
+        // The analysis does not have the job: it waits as `queued` again, so it holds none of
+        // the `max_in_flight` slots, and becomes `processing` when a handover is accepted.
         let noted = self
             .modify_job(id, |job| {
-                job.status_reason = Some(reason.clone());
-                job.updated_at = now;
+                if job.status == JobStatus::Processing {
+                    job.transition(JobStatus::Queued, Some(reason.clone()), now)?;
+                } else {
+                    job.status_reason = Some(reason.clone());
+                    job.updated_at = now;
+                }
                 Ok(())
             })
             .await;
@@ -327,7 +334,7 @@ impl App {
                 self.inner.ports.jobs.reschedule(id, worker, at).await?;
                 Ok(Outcome::Retrying)
             }
-            Err(AppError::NotFound(_)) => Ok(Outcome::Skipped),
+            Err(AppError::NotFound(_) | AppError::InvalidTransition { .. }) => Ok(Outcome::Skipped),
             Err(err) => Err(err),
         }
     }

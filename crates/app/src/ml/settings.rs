@@ -24,6 +24,8 @@ pub struct MlSettings {
     pub backoff_cap: Duration,
     /// Largest report read back from the blob store.
     pub max_report_bytes: u64,
+    /// Most rows a report may have: results are stored and served whole, so they are bounded.
+    pub max_report_rows: u64,
     /// Where reports must be written; a completion naming another key is refused.
     pub results_prefix: String,
     /// The bucket named in `/infer` requests (for services sharing the object store).
@@ -44,6 +46,7 @@ impl Default for MlSettings {
             backoff_first: Duration::from_secs(2),
             backoff_cap: Duration::from_secs(300),
             max_report_bytes: 64 << 20,
+            max_report_rows: 10_000,
             results_prefix: "results/".into(),
             bucket: "uploads".into(),
             callback_base: None,
@@ -70,6 +73,7 @@ impl fmt::Debug for MlSettings {
             .field("backoff_first", &self.backoff_first)
             .field("backoff_cap", &self.backoff_cap)
             .field("max_report_bytes", &self.max_report_bytes)
+            .field("max_report_rows", &self.max_report_rows)
             .field("results_prefix", &self.results_prefix)
             .field("bucket", &self.bucket)
             .field("callback_base", &self.callback_base)

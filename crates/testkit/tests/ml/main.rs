@@ -6,6 +6,7 @@
 
 mod callback;
 mod dispatch;
+mod reports;
 mod resilience;
 mod retries;
 

@@ -171,3 +171,40 @@ async fn a_retried_job_is_dispatched_again() {
     assert_eq!(t.app.dispatch().await.completed, 1);
     assert_eq!(t.job(&alice, &id).await["status"], "succeeded");
 }
+
+#[tokio::test]
+async fn a_job_waiting_for_an_unreachable_service_is_queued_and_holds_no_slot() {
+    let t = MlTestApp::spawn_with(|c| c.ml.max_in_flight = 1).await;
+    let alice = t.app.new_user().await;
+    let waiting = t.upload(&alice, "ct-normal.zip").await;
+    t.ml.stop().await;
+    assert_eq!(t.app.dispatch().await.retrying, 1);
+    let job = t.job(&alice, &waiting).await;
+    assert_eq!(job["status"], "queued", "{job}");
+    let reason = job["status_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("unavailable") && reason.contains("next attempt at"),
+        "{reason}"
+    );
+    assert_eq!(job["attempts"], 0);
+
+    // The one slot is free for another job while the first one waits.
+    t.ml.restart().await;
+    t.ml.set_default(Behaviour::accept());
+    let other = t.upload(&alice, "ct-normal.zip").await;
+    let report = t.app.dispatch().await;
+    assert_eq!((report.claimed, report.accepted), (1, 1), "{report:?}");
+    assert_eq!(t.job(&alice, &other).await["status"], "processing");
+
+    // Once its backoff is over the first job waits for the slot, still queued.
+    t.app.clock.advance(secs(3));
+    assert_eq!(t.app.dispatch().await.claimed, 0);
+    assert_eq!(t.job(&alice, &waiting).await["status"], "queued");
+
+    // It becomes processing only when the service accepts it.
+    assert_eq!(t.ml.complete(&other).await.status, Some(200));
+    assert_eq!(t.app.dispatch().await.accepted, 1);
+    let job = t.job(&alice, &waiting).await;
+    assert_eq!(job["status"], "processing");
+    assert_eq!(job["attempts"], 1);
+}
