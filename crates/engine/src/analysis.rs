@@ -2,12 +2,16 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::dicom_file::{self, SliceHeader};
 use crate::hounsfield;
-use crate::lung::{self, FALLBACK_PIXEL_MM2};
+use crate::finding::{self, BoundingBox};
+use crate::lung::{self, FALLBACK_PIXEL_MM2, MaskParams};
+use crate::masks::SeriesMasks;
 use crate::metrics::{Geometry, LungAccumulator, LungMetrics};
+use crate::visual::{self, SliceKeep};
 use crate::parallel;
 use crate::probability::{PathologyProbability, probability_of_pathology};
 use crate::scan::{Unreadable, scan};
@@ -46,6 +50,10 @@ pub enum SeriesOutcome {
         probability: PathologyProbability,
         /// `probability.overall >= threshold`.
         pathology: bool,
+        /// Bounding box of the low- and high-attenuation masks; `None` when they are empty.
+        localization: Option<BoundingBox>,
+        /// The masks and key images, when `Options::masks` asked for them.
+        masks: Option<Box<SeriesMasks>>,
     },
     Failure {
         reason: String,
@@ -117,20 +125,31 @@ fn analyse_series(
     threads: usize,
 ) -> Result<SeriesResult, EngineError> {
     let started = Instant::now();
-    let selected: Vec<&SliceHeader> = series
+    let selected: Vec<(usize, &SliceHeader)> = series
         .slices
         .iter()
+        .enumerate()
         .step_by(options.profile.slice_stride())
         .collect();
     let pixel_mm2 = series.pixel_spacing.map(|[r, c]| r * c);
-    let min_pixels = lung::min_component_pixels(pixel_mm2.unwrap_or(FALLBACK_PIXEL_MM2));
+    let params = SliceParams {
+        mask: MaskParams::for_spacing(series.pixel_spacing),
+        min_finding: finding::min_finding_pixels(pixel_mm2.unwrap_or(FALLBACK_PIXEL_MM2)),
+        coronal_stride: visual::coronal_stride(series.rows),
+    };
+    // Filled by whichever worker measures the slice; only when masks are wanted.
+    let kept: Vec<OnceLock<SliceKeep>> = if options.masks {
+        (0..series.slices.len()).map(|_| OnceLock::new()).collect()
+    } else {
+        Vec::new()
+    };
     let (parts, failed) = parallel::fold(
         source,
         &selected,
         threads,
         LungAccumulator::new,
-        |sum, reader, slice| {
-            measure_slice(sum, reader, slice, series, min_pixels)
+        |sum, reader, &(z, slice)| {
+            measure_slice(sum, reader, slice, z, series, params, &kept)
                 .map_err(|reason| format!("slice {}: {reason}", slice.name))
         },
     )?;
@@ -149,10 +168,22 @@ fn analyse_series(
                 Some(metrics) => {
                     let probability =
                         probability_of_pathology(metrics.laa950_percent, metrics.haa_percent);
+                    let masks = if options.masks {
+                        match visual::collect(source, series, kept, options.key_slices) {
+                            Ok(masks) => Some(Box::new(masks)),
+                            Err(reason) => {
+                                return Ok(failed_series(series, path_to_study, started, reason));
+                            }
+                        }
+                    } else {
+                        None
+                    };
                     SeriesOutcome::Success {
                         pathology: probability.overall >= options.threshold,
+                        localization: sum.finding_bounds,
                         metrics,
                         probability,
+                        masks,
                     }
                 }
                 None => SeriesOutcome::Failure {
@@ -171,25 +202,64 @@ fn analyse_series(
     })
 }
 
-/// Reads, decodes and measures one slice; only one slice per worker is in memory at a time.
+fn failed_series(
+    series: &Series,
+    path_to_study: String,
+    started: Instant,
+    reason: String,
+) -> SeriesResult {
+    SeriesResult {
+        path_to_study,
+        study_uid: series.study_uid.clone(),
+        series_uid: series.series_uid.clone(),
+        duration: started.elapsed(),
+        outcome: SeriesOutcome::Failure { reason },
+    }
+}
+
+/// Per-series constants of the slice measurement.
+#[derive(Debug, Clone, Copy)]
+struct SliceParams {
+    mask: MaskParams,
+    min_finding: usize,
+    coronal_stride: usize,
+}
+
+/// Reads, decodes and measures slice `z`; only one slice per worker is in memory at a time,
+/// plus its labels when masks are kept.
 fn measure_slice(
     sum: &mut LungAccumulator,
     reader: &mut EntryReader,
     slice: &SliceHeader,
+    z: usize,
     series: &Series,
-    min_pixels: usize,
+    params: SliceParams,
+    kept: &[OnceLock<SliceKeep>],
 ) -> Result<(), String> {
+    let image = decode_slice(reader, slice, series)?;
+    let mask = lung::lung_mask(&image, params.mask);
+    let found = finding::label_slice(&image, &mask, z, params.min_finding);
+    sum.add_slice(&image, &mask);
+    sum.add_findings(found.bounds);
+    if let Some(slot) = kept.get(z) {
+        let _ = slot.set(SliceKeep::new(&image, found, params.coronal_stride));
+    }
+    Ok(())
+}
+
+/// Reads and decodes one slice to HU.
+pub(crate) fn decode_slice(
+    reader: &mut EntryReader,
+    slice: &SliceHeader,
+    series: &Series,
+) -> Result<hounsfield::HuImage, String> {
     let bytes = reader.read_dicom(slice.entry).map_err(|e| match e {
         EntryError::NotDicom => "no longer a DICOM file".to_owned(),
         EntryError::Unreadable(reason) => reason,
     })?;
     let object = dicom_file::parse(&bytes)?;
     drop(bytes);
-    let image = hounsfield::decode(&object, series.rows, series.columns)?;
-    drop(object);
-    let mask = lung::lung_mask(&image, min_pixels);
-    sum.add_slice(&image, &mask);
-    Ok(())
+    hounsfield::decode(&object, series.rows, series.columns)
 }
 
 /// The common folder of every file of each study, so all series of a study share one path.

@@ -20,9 +20,12 @@ mod analysis;
 mod dicom_file;
 mod dicom_guard;
 mod error;
+mod finding;
 mod hounsfield;
 mod lung;
+mod masks;
 mod metrics;
+mod morphology;
 mod options;
 mod parallel;
 mod probability;
@@ -30,11 +33,19 @@ mod report;
 mod scan;
 mod series;
 mod source;
+mod visual;
 
 pub use analysis::{Analysis, SeriesOutcome, SeriesResult, analyse_path};
 pub use error::EngineError;
+pub use finding::{
+    BoundingBox, LABEL_BACKGROUND, LABEL_HIGH_ATTENUATION, LABEL_LOW_ATTENUATION, LABEL_LUNG,
+};
+pub use masks::{
+    CoronalPlane, GreySlice, InstanceAttributes, LUNG_WINDOW, SeriesMasks, VolumeGeometry,
+    lung_window,
+};
 pub use metrics::{HAA_RANGE_HU, LAA_BELOW_HU, LungMetrics};
-pub use options::{Options, Profile};
+pub use options::{DEFAULT_KEY_SLICES, Options, Profile};
 pub use probability::{
     HAA_CUTOFF_PERCENT, LAA950_CUTOFF_PERCENT, PathologyProbability, probability_of_pathology,
 };

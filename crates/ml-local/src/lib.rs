@@ -149,6 +149,8 @@ fn analyse(
         profile: profile.parse()?,
         threshold,
         threads,
+        masks: false,
+        key_slices: triage_engine::DEFAULT_KEY_SLICES,
     };
     let analysis = triage_engine::analyse_path(path, &options)?;
     triage_engine::write_report(&analysis)
