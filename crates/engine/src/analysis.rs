@@ -6,17 +6,18 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::dicom_file::{self, SliceHeader};
-use crate::hounsfield;
 use crate::finding::{self, BoundingBox};
+use crate::hounsfield;
 use crate::lung::{self, FALLBACK_PIXEL_MM2, MaskParams};
 use crate::masks::SeriesMasks;
 use crate::metrics::{Geometry, LungAccumulator, LungMetrics};
-use crate::visual::{self, SliceKeep};
 use crate::parallel;
 use crate::probability::{PathologyProbability, probability_of_pathology};
 use crate::scan::{Unreadable, scan};
 use crate::series::{self, Series};
 use crate::source::{EntryError, EntryReader, Source};
+use crate::through_plane::{self, LungBits, THROUGH_PLANE_MM};
+use crate::visual::{self, SliceKeep};
 use crate::{EngineError, Options, Profile};
 
 /// The result of analysing one archive or file: one entry per series, in archive order, then
@@ -143,13 +144,19 @@ fn analyse_series(
     } else {
         Vec::new()
     };
+    let lungs: Vec<OnceLock<LungBits>> =
+        (0..series.slices.len()).map(|_| OnceLock::new()).collect();
     let (parts, failed) = parallel::fold(
         source,
         &selected,
         threads,
         LungAccumulator::new,
         |sum, reader, &(z, slice)| {
-            measure_slice(sum, reader, slice, z, series, params, &kept)
+            let slots = Slots {
+                lungs: &lungs,
+                kept: &kept,
+            };
+            measure_slice(sum, reader, slice, z, series, params, slots)
                 .map_err(|reason| format!("slice {}: {reason}", slice.name))
         },
     )?;
@@ -168,6 +175,33 @@ fn analyse_series(
                 Some(metrics) => {
                     let probability =
                         probability_of_pathology(metrics.laa950_percent, metrics.haa_percent);
+                    let lungs: Vec<(usize, LungBits)> = lungs
+                        .into_iter()
+                        .enumerate()
+                        .filter_map(|(z, bits)| bits.into_inner().map(|b| (z, b)))
+                        .collect();
+                    let step_mm =
+                        series.slice_spacing.unwrap_or(0.0) * options.profile.slice_stride() as f64;
+                    let window = if step_mm > 0.0 {
+                        (THROUGH_PLANE_MM / step_mm).floor() as usize
+                    } else {
+                        0
+                    };
+                    let (recovered, recovered_bounds) = through_plane::recover(
+                        &lungs,
+                        series.columns,
+                        series.rows,
+                        window,
+                        params.min_finding,
+                    );
+                    drop(lungs);
+                    let mut kept: Vec<Option<SliceKeep>> =
+                        kept.into_iter().map(OnceLock::into_inner).collect();
+                    for found in recovered {
+                        if let Some(Some(slice)) = kept.get_mut(found.z) {
+                            slice.add_recovered(&found.pixels);
+                        }
+                    }
                     let masks = if options.masks {
                         match visual::collect(source, series, kept, options.key_slices) {
                             Ok(masks) => Some(Box::new(masks)),
@@ -180,7 +214,7 @@ fn analyse_series(
                     };
                     SeriesOutcome::Success {
                         pathology: probability.overall >= options.threshold,
-                        localization: sum.finding_bounds,
+                        localization: finding::merge_boxes(sum.finding_bounds, recovered_bounds),
                         metrics,
                         probability,
                         masks,
@@ -225,8 +259,17 @@ struct SliceParams {
     coronal_stride: usize,
 }
 
+/// Where a measured slice leaves what the series needs after the pass, by slice index.
+#[derive(Clone, Copy)]
+struct Slots<'a> {
+    /// Always: the lung bits, for the through-plane recovery.
+    lungs: &'a [OnceLock<LungBits>],
+    /// Empty unless masks are kept.
+    kept: &'a [OnceLock<SliceKeep>],
+}
+
 /// Reads, decodes and measures slice `z`; only one slice per worker is in memory at a time,
-/// plus its labels when masks are kept.
+/// plus its lung bits (and its labels when masks are kept).
 fn measure_slice(
     sum: &mut LungAccumulator,
     reader: &mut EntryReader,
@@ -234,14 +277,17 @@ fn measure_slice(
     z: usize,
     series: &Series,
     params: SliceParams,
-    kept: &[OnceLock<SliceKeep>],
+    slots: Slots<'_>,
 ) -> Result<(), String> {
     let image = decode_slice(reader, slice, series)?;
     let mask = lung::lung_mask(&image, params.mask);
     let found = finding::label_slice(&image, &mask, z, params.min_finding);
     sum.add_slice(&image, &mask);
     sum.add_findings(found.bounds);
-    if let Some(slot) = kept.get(z) {
+    if let Some(slot) = slots.lungs.get(z) {
+        let _ = slot.set(LungBits::new(&mask));
+    }
+    if let Some(slot) = slots.kept.get(z) {
         let _ = slot.set(SliceKeep::new(&image, found, params.coronal_stride));
     }
     Ok(())

@@ -66,7 +66,12 @@ pub(crate) struct SliceFindings {
 }
 
 /// Labels the lung voxels of slice `z`.
-pub(crate) fn label_slice(image: &HuImage, lung: &[bool], z: usize, min_pixels: usize) -> SliceFindings {
+pub(crate) fn label_slice(
+    image: &HuImage,
+    lung: &[bool],
+    z: usize,
+    min_pixels: usize,
+) -> SliceFindings {
     let mut labels: Vec<u8> = image
         .hu
         .iter()
@@ -84,7 +89,11 @@ pub(crate) fn label_slice(image: &HuImage, lung: &[bool], z: usize, min_pixels: 
     }
     let mut abnormal = 0;
     let mut bounds: Option<BoundingBox> = None;
-    for (at, _) in labels.iter().enumerate().filter(|(_, l)| **l >= LABEL_LOW_ATTENUATION) {
+    for (at, _) in labels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| **l >= LABEL_LOW_ATTENUATION)
+    {
         abnormal += 1;
         let (x, y) = (at % w, at / w);
         let voxel = BoundingBox {

@@ -33,6 +33,7 @@ mod report;
 mod scan;
 mod series;
 mod source;
+mod through_plane;
 mod visual;
 
 pub use analysis::{Analysis, SeriesOutcome, SeriesResult, analyse_path};

@@ -43,9 +43,10 @@ pub(crate) struct MaskParams {
 impl MaskParams {
     /// From PixelSpacing (row, column in mm), or the fallback pixel when it is missing.
     pub fn for_spacing(pixel_spacing: Option<[f64; 2]>) -> Self {
-        let (area, side) = pixel_spacing.map_or((FALLBACK_PIXEL_MM2, FALLBACK_PIXEL_MM2.sqrt()), |[r, c]| {
-            (r * c, (r * c).sqrt())
-        });
+        let (area, side) = pixel_spacing
+            .map_or((FALLBACK_PIXEL_MM2, FALLBACK_PIXEL_MM2.sqrt()), |[r, c]| {
+                (r * c, (r * c).sqrt())
+            });
         Self {
             min_pixels: min_component_pixels(area),
             closing_radius_px: CLOSING_RADIUS_MM / side,
@@ -86,16 +87,15 @@ pub(crate) fn lung_mask(image: &HuImage, params: MaskParams) -> Vec<bool> {
         if state[start] == AIR {
             let (size, bounds) = fill(&mut state, &mut stack, rows, columns, start, CURRENT);
             if size < params.min_pixels {
-                fill_from(&mut state, &mut stack, rows, columns, start, CURRENT, DROPPED);
+                fill_from(
+                    &mut state, &mut stack, rows, columns, start, CURRENT, DROPPED,
+                );
             } else {
                 close_component(&mut state, columns, rows, bounds, params.closing_radius_px);
             }
         }
     }
-    state
-        .into_iter()
-        .map(|s| s == LUNG || s == ADDED)
-        .collect()
+    state.into_iter().map(|s| s == LUNG || s == ADDED).collect()
 }
 
 /// Row and column ranges (inclusive) of a component.
@@ -109,8 +109,14 @@ struct Bounds {
 /// pixels become `LUNG`, the tissue and dropped air it encloses `ADDED`.
 fn close_component(state: &mut [u8], columns: usize, rows: usize, bounds: Bounds, radius: f64) {
     let pad = radius.ceil() as usize + 2;
-    let (x0, x1) = (bounds.columns.0.saturating_sub(pad), (bounds.columns.1 + pad).min(columns - 1));
-    let (y0, y1) = (bounds.rows.0.saturating_sub(pad), (bounds.rows.1 + pad).min(rows - 1));
+    let (x0, x1) = (
+        bounds.columns.0.saturating_sub(pad),
+        (bounds.columns.1 + pad).min(columns - 1),
+    );
+    let (y0, y1) = (
+        bounds.rows.0.saturating_sub(pad),
+        (bounds.rows.1 + pad).min(rows - 1),
+    );
     let mut grid = Grid::new(x1 - x0 + 1, y1 - y0 + 1);
     for y in y0..=y1 {
         for x in x0..=x1 {
@@ -250,7 +256,13 @@ mod tests {
         assert_eq!(mask.iter().filter(|m| **m).count(), 36);
         assert!(mask[5 * 20 + 5] && !mask[0] && !mask[13 * 20 + 13]);
         // With no size limit the bubble counts.
-        assert_eq!(lung_mask(&phantom(), params(1)).iter().filter(|m| **m).count(), 40);
+        assert_eq!(
+            lung_mask(&phantom(), params(1))
+                .iter()
+                .filter(|m| **m)
+                .count(),
+            40
+        );
     }
 
     #[test]

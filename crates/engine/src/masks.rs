@@ -48,7 +48,10 @@ impl fmt::Debug for SeriesMasks {
             .field("columns", &self.columns)
             .field("rows", &self.rows)
             .field("slices", &self.labels.len())
-            .field("key_slices", &self.key_slices.iter().map(|k| k.z).collect::<Vec<_>>())
+            .field(
+                "key_slices",
+                &self.key_slices.iter().map(|k| k.z).collect::<Vec<_>>(),
+            )
             .field("coronal_row", &self.coronal.as_ref().map(|c| c.row))
             .finish_non_exhaustive()
     }
@@ -75,9 +78,9 @@ impl SeriesMasks {
 
     /// Abnormal voxels of slice `z`.
     pub fn abnormal_in_slice(&self, z: usize) -> usize {
-        self.labels
-            .get(z)
-            .map_or(0, |s| s.iter().filter(|l| **l >= LABEL_LOW_ATTENUATION).count())
+        self.labels.get(z).map_or(0, |s| {
+            s.iter().filter(|l| **l >= LABEL_LOW_ATTENUATION).count()
+        })
     }
 }
 

@@ -137,7 +137,14 @@ pub(crate) fn neighbours4(at: usize, w: usize, h: usize) -> impl Iterator<Item =
 
 /// Replaces `label` by `with` in every 4-connected component of `label` smaller than
 /// `min_pixels`.
-pub(crate) fn drop_small(labels: &mut [u8], w: usize, h: usize, label: u8, with: u8, min_pixels: usize) {
+pub(crate) fn drop_small(
+    labels: &mut [u8],
+    w: usize,
+    h: usize,
+    label: u8,
+    with: u8,
+    min_pixels: usize,
+) {
     if min_pixels <= 1 {
         return;
     }
@@ -177,7 +184,10 @@ mod tests {
         Grid {
             width,
             height: rows.len(),
-            cells: rows.iter().flat_map(|r| r.chars().map(|c| c == '#')).collect(),
+            cells: rows
+                .iter()
+                .flat_map(|r| r.chars().map(|c| c == '#'))
+                .collect(),
         }
     }
 

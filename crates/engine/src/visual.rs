@@ -1,9 +1,9 @@
 //! Gathering a series' [`SeriesMasks`] after the measuring pass: the kept per-slice labels and
 //! coronal candidate rows, the key slices chosen and decoded once more for their grey image.
 
-use std::sync::OnceLock;
-
-use crate::finding::{LABEL_BACKGROUND, LABEL_LOW_ATTENUATION, SliceFindings};
+use crate::finding::{
+    LABEL_BACKGROUND, LABEL_HIGH_ATTENUATION, LABEL_LOW_ATTENUATION, SliceFindings,
+};
 use crate::hounsfield::HuImage;
 use crate::masks::{CoronalPlane, GreySlice, SeriesMasks, VolumeGeometry, lung_window};
 use crate::series::{Series, slice_normal};
@@ -37,10 +37,31 @@ impl SliceKeep {
             .map(|&hu| lung_window(hu))
             .collect();
         Self {
-            lung: found.labels.iter().filter(|l| **l != LABEL_BACKGROUND).count(),
+            lung: found
+                .labels
+                .iter()
+                .filter(|l| **l != LABEL_BACKGROUND)
+                .count(),
             abnormal: found.abnormal,
             labels: found.labels,
             candidate_rows,
+        }
+    }
+}
+
+impl SliceKeep {
+    /// Marks pixels the through-plane recovery found as lung with a high-attenuation finding.
+    pub fn add_recovered(&mut self, pixels: &[usize]) {
+        for &p in pixels {
+            if let Some(label) = self.labels.get_mut(p) {
+                if *label == LABEL_BACKGROUND {
+                    self.lung += 1;
+                }
+                if *label < LABEL_LOW_ATTENUATION {
+                    self.abnormal += 1;
+                }
+                *label = LABEL_HIGH_ATTENUATION;
+            }
         }
     }
 }
@@ -49,12 +70,11 @@ impl SliceKeep {
 pub(crate) fn collect(
     source: &Source,
     series: &Series,
-    kept: Vec<OnceLock<SliceKeep>>,
+    kept: Vec<Option<SliceKeep>>,
     key_slices: usize,
 ) -> Result<SeriesMasks, String> {
     let (rows, columns) = (series.rows, series.columns);
     let stride = coronal_stride(rows);
-    let kept: Vec<Option<SliceKeep>> = kept.into_iter().map(OnceLock::into_inner).collect();
 
     // Key slices: most abnormal voxels, then most lung.
     let mut ranked: Vec<(usize, usize, usize)> = kept

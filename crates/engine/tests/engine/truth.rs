@@ -28,7 +28,11 @@ impl Volume {
             for y in 0..self.shape[1] {
                 for x in 0..self.shape[2] {
                     if self.at(z, y, x) {
-                        let v = BoundingBox { x: (x, x), y: (y, y), z: (z, z) };
+                        let v = BoundingBox {
+                            x: (x, x),
+                            y: (y, y),
+                            z: (z, z),
+                        };
                         b = Some(b.map_or(v, |b| b.union(v)));
                     }
                 }
@@ -61,6 +65,16 @@ fn truth(npz: &str, key: &str) -> Volume {
 fn analysed(zip: &str) -> (Box<SeriesMasks>, Option<BoundingBox>, String) {
     let analysis = analyse_path(&fixture(zip), &options(Profile::Production)).unwrap();
     let series = only_series(&analysis);
+    // The report row carries the box exactly when the series is called pathological.
+    let row = &analysis.rows()[0];
+    match &series.outcome {
+        SeriesOutcome::Success {
+            localization: Some(b),
+            pathology: true,
+            ..
+        } => assert_eq!(row.pathology_localization, Some(b.to_report())),
+        _ => assert_eq!(row.pathology_localization, None),
+    }
     match &series.outcome {
         SeriesOutcome::Success {
             masks: Some(masks),
@@ -120,10 +134,24 @@ fn finding_masks_match_the_planted_findings_and_localise_them() {
         // The box holds the planted one, within 5 voxels on every side.
         let ours = localization.unwrap();
         let planted = finding.bounds();
-        eprintln!("{kind}: localisation {} vs planted {}", ours.to_report(), planted.to_report());
-        for (a, b) in [(ours.x, planted.x), (ours.y, planted.y), (ours.z, planted.z)] {
-            assert!(a.0 <= b.0 + 5 && a.1 + 5 >= b.1, "{ours:?} misses {planted:?}");
-            assert!(a.0 + 5 >= b.0 && a.1 <= b.1 + 5, "{ours:?} is much larger than {planted:?}");
+        eprintln!(
+            "{kind}: localisation {} vs planted {}",
+            ours.to_report(),
+            planted.to_report()
+        );
+        for (a, b) in [
+            (ours.x, planted.x),
+            (ours.y, planted.y),
+            (ours.z, planted.z),
+        ] {
+            assert!(
+                a.0 <= b.0 + 5 && a.1 + 5 >= b.1,
+                "{ours:?} misses {planted:?}"
+            );
+            assert!(
+                a.0 + 5 >= b.0 && a.1 <= b.1 + 5,
+                "{ours:?} is much larger than {planted:?}"
+            );
         }
     }
 }
@@ -131,7 +159,12 @@ fn finding_masks_match_the_planted_findings_and_localise_them() {
 #[test]
 fn the_normal_phantom_has_almost_no_finding() {
     let (masks, _, _) = analysed("ct-normal.zip");
-    let lung = masks.labels.iter().flatten().filter(|l| is_lung(**l)).count();
+    let lung = masks
+        .labels
+        .iter()
+        .flatten()
+        .filter(|l| is_lung(**l))
+        .count();
     let abnormal = masks.count(LABEL_LOW_ATTENUATION) + masks.count(LABEL_HIGH_ATTENUATION);
     let share = abnormal as f64 / lung as f64;
     eprintln!("normal: {abnormal} abnormal of {lung} lung voxels");
