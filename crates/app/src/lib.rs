@@ -28,7 +28,10 @@ pub use accounts::{LoginOutcome, Registration, UserUpdate};
 pub use auth::Caller;
 pub use error::{AppError, AppResult, FieldError};
 pub use files::{FileUrl, MAX_URL_SECS, MIN_URL_SECS, StoredFile};
-pub use jobs::{Download, JobForm, JobPatch, JobResults, UploadSpool};
+pub use jobs::{
+    ArtefactResponse, Download, JobForm, JobPatch, JobResults, SeriesArtefact, UploadSpool,
+    artefact_kind,
+};
 pub use metrics::Metrics;
 pub use ml::{CallbackToken, DispatchBatch, DispatchReport, MlSettings};
 pub use range::RangeRequest;

@@ -267,11 +267,17 @@ fn inference(
         } else {
             ml.engine_threads
         };
-        let local = triage_ml_local::LocalInference::new(
+        let mut local = triage_ml_local::LocalInference::new(
             blobs.clone(),
             config.dir_or(&config.uploads.tmp_dir, "tmp"),
             threads,
         );
+        if ml.engine_key_images {
+            local = local.with_key_images(triage_ml_local::KeyImages {
+                key_slices: ml.engine_key_slices,
+                image_size: ml.engine_image_size,
+            });
+        }
         return Ok(Arc::new(local));
     }
     let mut options = HttpInferenceOptions::new(ml.url.trim());
