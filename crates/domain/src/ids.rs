@@ -100,9 +100,15 @@ impl BlobKey {
     /// [`DomainError::Invalid`] when the UID or name would not make a valid single key part.
     pub fn series_artefact(job: JobId, series_uid: &str, name: &str) -> Result<Self, DomainError> {
         if [series_uid, name].iter().any(|part| part.contains('/')) {
-            return Err(DomainError::invalid("key", "a series UID or name holds a '/'"));
+            return Err(DomainError::invalid(
+                "key",
+                "a series UID or name holds a '/'",
+            ));
         }
-        Self::parse(format!("{}series/{series_uid}/{name}", Self::artefacts_prefix(job)))
+        Self::parse(format!(
+            "{}series/{series_uid}/{name}",
+            Self::artefacts_prefix(job)
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -147,8 +153,16 @@ mod tests {
             "results/00000000-0000-0000-0000-000000000000/series/1.2.3/axial-0001.png"
         );
         assert!(key.as_str().starts_with(&BlobKey::artefacts_prefix(job)));
-        for (uid, name) in [("..", "a.png"), ("1.2", "../x"), ("1/2", "a.png"), ("1.2", "")] {
-            assert!(BlobKey::series_artefact(job, uid, name).is_err(), "{uid} {name}");
+        for (uid, name) in [
+            ("..", "a.png"),
+            ("1.2", "../x"),
+            ("1/2", "a.png"),
+            ("1.2", ""),
+        ] {
+            assert!(
+                BlobKey::series_artefact(job, uid, name).is_err(),
+                "{uid} {name}"
+            );
         }
     }
 

@@ -177,14 +177,14 @@ impl LocalInference {
     ) -> DomainResult<()> {
         for (series_uid, files) in artefacts {
             for file in files {
-                let key = match triage_domain::BlobKey::series_artefact(job, &series_uid, &file.name)
-                {
-                    Ok(key) => key,
-                    Err(err) => {
-                        tracing::warn!(job.id = %job, error = %err, "artefact not stored");
-                        continue;
-                    }
-                };
+                let key =
+                    match triage_domain::BlobKey::series_artefact(job, &series_uid, &file.name) {
+                        Ok(key) => key,
+                        Err(err) => {
+                            tracing::warn!(job.id = %job, error = %err, "artefact not stored");
+                            continue;
+                        }
+                    };
                 let content_type = match file.kind {
                     triage_visual::ArtefactKind::Mask => "application/gzip",
                     triage_visual::ArtefactKind::Segmentation => "application/dicom",

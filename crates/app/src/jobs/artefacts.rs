@@ -9,10 +9,10 @@
 use chrono::{DateTime, Utc};
 use triage_domain::{BlobKey, JobId};
 
+use crate::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::jobs::Download;
-use crate::App;
 
 /// One artefact of a series, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +137,13 @@ impl App {
             return Ok(ArtefactResponse::NotModified { etag });
         }
         let download = self
-            .open_blob(&key, name.to_owned(), content_type.to_owned(), Some(meta.size), None)
+            .open_blob(
+                &key,
+                name.to_owned(),
+                content_type.to_owned(),
+                Some(meta.size),
+                None,
+            )
             .await?;
         Ok(ArtefactResponse::Body { download, etag })
     }
@@ -158,12 +164,32 @@ mod tests {
 
     #[test]
     fn only_names_an_analysis_writes_have_a_kind() {
-        assert_eq!(artefact_kind("axial-0012.png"), Some(("axial", "image/png")));
-        assert_eq!(artefact_kind("coronal-0080.png").map(|k| k.0), Some("coronal"));
-        assert_eq!(artefact_kind("thumbnail.png").map(|k| k.0), Some("thumbnail"));
+        assert_eq!(
+            artefact_kind("axial-0012.png"),
+            Some(("axial", "image/png"))
+        );
+        assert_eq!(
+            artefact_kind("coronal-0080.png").map(|k| k.0),
+            Some("coronal")
+        );
+        assert_eq!(
+            artefact_kind("thumbnail.png").map(|k| k.0),
+            Some("thumbnail")
+        );
         assert_eq!(artefact_kind("mask.nii.gz").map(|k| k.0), Some("mask"));
-        assert_eq!(artefact_kind("seg.dcm").map(|k| k.1), Some("application/dicom"));
-        for bad in ["", "../seg.dcm", "x.exe", ".png", "a b.png", "seg.dcm/x", "report.xlsx"] {
+        assert_eq!(
+            artefact_kind("seg.dcm").map(|k| k.1),
+            Some("application/dicom")
+        );
+        for bad in [
+            "",
+            "../seg.dcm",
+            "x.exe",
+            ".png",
+            "a b.png",
+            "seg.dcm/x",
+            "report.xlsx",
+        ] {
             assert_eq!(artefact_kind(bad), None, "{bad}");
         }
     }
@@ -181,6 +207,9 @@ mod tests {
         let t = DateTime::from_timestamp(1_700_000_000, 0);
         assert_eq!(etag(10, t), etag(10, t));
         assert_ne!(etag(10, t), etag(11, t));
-        assert_ne!(etag(10, t), etag(10, DateTime::from_timestamp(1_700_000_001, 0)));
+        assert_ne!(
+            etag(10, t),
+            etag(10, DateTime::from_timestamp(1_700_000_001, 0))
+        );
     }
 }

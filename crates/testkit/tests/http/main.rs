@@ -9,6 +9,7 @@ mod authz;
 mod bad_uploads;
 mod files;
 mod jobs_flow;
+mod key_images;
 mod operate;
 mod system;
 
