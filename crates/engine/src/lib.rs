@@ -2,7 +2,8 @@
 //! archive (or one DICOM file), and the per-study XLSX report of report.md.
 //!
 //! Per series: a per-slice lung mask (air below −400 HU not connected to the image border, small
-//! components dropped), LAA-950, HAA, mean lung density, lung volume, and a documented monotone
+//! components dropped, each lung closed and hole-filled so dense findings belong to it), the
+//! finding masks (below −950 HU, from −700 HU up) and their bounding box, LAA-950, HAA, mean lung density, lung volume, and a documented monotone
 //! `probability_of_pathology` of LAA-950 and HAA (docs/engine.md). It is a quantitative
 //! baseline, not a trained model, and the report's `engine` column says so.
 //!

@@ -12,8 +12,8 @@ pub const LAA_BELOW_HU: f32 = -950.0;
 /// HAA: lung voxels in this closed range are ground-glass/interstitial-like.
 pub const HAA_RANGE_HU: (f32, f32) = (-700.0, -250.0);
 
-/// Histogram range for percentiles: every lung voxel is below −400 HU; lower values are clamped
-/// into the first bin.
+/// Histogram range for percentiles: most lung voxels are below −400 HU (the closed mask adds
+/// denser findings, clamped into the last bin); lower values are clamped into the first bin.
 const HISTOGRAM_FROM_HU: f32 = -1100.0;
 const HISTOGRAM_BINS: usize = (AIR_BELOW_HU - HISTOGRAM_FROM_HU) as usize;
 
