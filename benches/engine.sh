@@ -2,7 +2,9 @@
 # Engine benchmark: a generated CT series of SLICES slices of SIZE x SIZE pixels (defaults 512,
 # 512) analysed by the release engine once per profile; seconds per series and peak RSS of the
 # process, appended to docs/benchmarks.md. Targets (2 cores): production under 10 s and
-# under 500 MiB.
+# under 500 MiB. Then the production profile without and with visualisation (label volume, key
+# images, NIfTI, DICOM SEG: crates/visual/examples/artefacts.rs): the extra time, goal under
+# 1.0 s, and peak RSS still under 500 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SLICES=${1:-512}
@@ -24,7 +26,9 @@ if [ ! -s "$STUDY" ]; then
   mv "$STUDY.part" "$STUDY"
 fi
 cargo build --release -q -p triage-engine --example analyse
+cargo build --release -q -p triage-visual --example artefacts
 BIN=$TARGET/release/examples/analyse
+ARTEFACTS=$TARGET/release/examples/artefacts
 THREADS=$(nproc)
 ROWS=""
 for PROFILE in fast_debug production research; do
@@ -35,6 +39,20 @@ for PROFILE in fast_debug production research; do
   PEAK_MIB=$((PEAK_KIB / 1024))
   echo "$PROFILE: ${SECS} s per series, peak RSS ${PEAK_MIB} MiB"
   ROWS+="| $(date -u +%F) | engine | ${SLICES} slices of ${SIZE}×${SIZE}, \`$PROFILE\`, $THREADS threads | ${SECS} s | ${PEAK_MIB} MiB |"$'\n'
+done
+OUT_DIR=$(mktemp -d)
+trap 'rm -rf "$OUT_DIR"' EXIT
+for MODE in --no-visual --visual; do
+  FLAG=$([ "$MODE" = --no-visual ] && echo --no-visual || true)
+  # "analysis A s, artefacts B s (...)": the analysis (with the label volume when visual) plus
+  # drawing and encoding the files.
+  OUT=$( { /usr/bin/time -f 'peak_kib=%M' "$ARTEFACTS" --threads "$THREADS" $FLAG "$STUDY" "$OUT_DIR"; } 2>&1 )
+  ANALYSIS=$(printf '%s\n' "$OUT" | sed -n 's/^analysis \([0-9.]*\) s, artefacts \([0-9.]*\) s.*/\1/p')
+  DRAWING=$(printf '%s\n' "$OUT" | sed -n 's/^analysis \([0-9.]*\) s, artefacts \([0-9.]*\) s.*/\2/p')
+  TOTAL=$(python3 -c "print(f'{$ANALYSIS + $DRAWING:.3f}')")
+  PEAK_MIB=$(( $(printf '%s\n' "$OUT" | sed -n 's/^peak_kib=//p') / 1024 ))
+  echo "production $MODE: analysis ${ANALYSIS} s + files ${DRAWING} s = ${TOTAL} s, peak RSS ${PEAK_MIB} MiB"
+  ROWS+="| $(date -u +%F) | engine | ${SLICES} slices of ${SIZE}×${SIZE}, \`production\` ${MODE#--}, $THREADS threads | ${TOTAL} s (files ${DRAWING} s) | ${PEAK_MIB} MiB |"$'\n'
 done
 python3 - "$ROWS" <<'PY'
 import sys

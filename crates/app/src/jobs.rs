@@ -1,9 +1,11 @@
 //! Job use cases: listing, reading, editing, cancelling, retrying and deleting jobs, and
 //! serving what they hold. Creation from an upload lives in `jobs/upload.rs`.
 
+mod artefacts;
 mod download;
 mod upload;
 
+pub use artefacts::{ArtefactResponse, SeriesArtefact, artefact_kind};
 pub use download::Download;
 pub use upload::{JobForm, UPLOAD_SPOOL_PREFIX, UploadSpool};
 
@@ -174,10 +176,13 @@ impl App {
         {
             tracing::warn!(job.id = %id, error = %err, "old report not deleted");
         }
+        if let Err(err) = self.delete_artefacts(id).await {
+            tracing::warn!(job.id = %id, error = %err, "old key images and masks not deleted");
+        }
         Ok(job)
     }
 
-    /// Deletes the job, its upload and its report. A running analysis is abandoned: its late
+    /// Deletes the job, its upload, its report and its artefacts (key images, masks). A running analysis is abandoned: its late
     /// completion will find no job.
     ///
     /// # Errors
@@ -211,6 +216,7 @@ impl App {
         {
             ports.blobs.delete(report).await?;
         }
+        self.delete_artefacts(id).await?;
         if let Some(deleted) = ports.jobs.delete(id).await? {
             self.publish(&deleted, ChangeKind::Deleted).await;
         }

@@ -32,7 +32,11 @@ pub use client_slots::Slot;
 pub use error::{AppError, AppResult, FieldError};
 pub use evaluations::{EvaluationForm, Figure, JobSelection, LabelSource, MAX_EVALUATION_JOBS};
 pub use files::{FileUrl, MAX_URL_SECS, MIN_URL_SECS, StoredFile};
-pub use jobs::{Download, JobForm, JobPatch, JobResults, UPLOAD_SPOOL_PREFIX, UploadSpool};
+pub use jobs::{
+    ArtefactResponse, Download, JobForm, JobPatch, JobResults, SeriesArtefact, UPLOAD_SPOOL_PREFIX,
+    UploadSpool,
+    artefact_kind,
+};
 pub use metrics::Metrics;
 pub use ml::{CallbackToken, DispatchBatch, DispatchReport, MlSettings};
 pub use range::RangeRequest;

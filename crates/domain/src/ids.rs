@@ -117,6 +117,29 @@ impl BlobKey {
         }
     }
 
+    /// The prefix of a job's per-series artefacts (key images, masks): `results/<job>/`.
+    pub fn artefacts_prefix(job: JobId) -> String {
+        format!("results/{job}/")
+    }
+
+    /// The key of one artefact of one series of a job:
+    /// `results/<job>/series/<series uid>/<name>`.
+    ///
+    /// # Errors
+    /// [`DomainError::Invalid`] when the UID or name would not make a valid single key part.
+    pub fn series_artefact(job: JobId, series_uid: &str, name: &str) -> Result<Self, DomainError> {
+        if [series_uid, name].iter().any(|part| part.contains('/')) {
+            return Err(DomainError::invalid(
+                "key",
+                "a series UID or name holds a '/'",
+            ));
+        }
+        Self::parse(format!(
+            "{}series/{series_uid}/{name}",
+            Self::artefacts_prefix(job)
+        ))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -149,6 +172,28 @@ impl From<BlobKey> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_artefact_keys_stay_under_the_jobs_results() {
+        let job = JobId(uuid::Uuid::nil());
+        let key = BlobKey::series_artefact(job, "1.2.3", "axial-0001.png").unwrap();
+        assert_eq!(
+            key.as_str(),
+            "results/00000000-0000-0000-0000-000000000000/series/1.2.3/axial-0001.png"
+        );
+        assert!(key.as_str().starts_with(&BlobKey::artefacts_prefix(job)));
+        for (uid, name) in [
+            ("..", "a.png"),
+            ("1.2", "../x"),
+            ("1/2", "a.png"),
+            ("1.2", ""),
+        ] {
+            assert!(
+                BlobKey::series_artefact(job, uid, name).is_err(),
+                "{uid} {name}"
+            );
+        }
+    }
 
     #[test]
     fn keys_that_could_escape_a_root_are_refused() {

@@ -1,7 +1,8 @@
 //! Analyses archives from the command line and prints one line per series; a quick benchmark.
 //!
 //! `cargo run --release -p triage-engine --example analyse -- [--profile P] [--threads N]
-//! [--threshold T] [--xlsx OUT] ARCHIVE...`
+//! [--threshold T] [--masks] [--xlsx OUT] ARCHIVE...` (`--masks`: keep the label volume and key
+//! slices too, to measure what that costs).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +30,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--profile" => options.profile = value()?.parse::<Profile>()?,
             "--threads" => options.threads = value()?.parse()?,
             "--threshold" => options.threshold = value()?.parse()?,
+            "--masks" => options.masks = true,
             "--xlsx" => xlsx = Some(PathBuf::from(value()?)),
             _ => inputs.push(PathBuf::from(arg)),
         }
@@ -49,6 +51,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     metrics: m,
                     probability: p,
                     pathology,
+                    ..
                 } => println!(
                     "  {} LAA-950 {:.2} %  HAA {:.2} %  MLD {:.1} HU  volume {:.1} ml  \
                      slices {}/{}  p {:.3} (emph {:.3}, haa {:.3})  pathology {}  {:.3} s",

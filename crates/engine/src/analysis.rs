@@ -2,17 +2,22 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::dicom_file::{self, SliceHeader};
+use crate::finding::{self, BoundingBox};
 use crate::hounsfield;
-use crate::lung::{self, FALLBACK_PIXEL_MM2};
+use crate::lung::{self, FALLBACK_PIXEL_MM2, MaskParams};
+use crate::masks::SeriesMasks;
 use crate::metrics::{Geometry, LungAccumulator, LungMetrics};
 use crate::parallel;
 use crate::probability::{PathologyProbability, probability_of_pathology};
 use crate::scan::{Unreadable, scan};
 use crate::series::{self, Series};
 use crate::source::{EntryError, EntryReader, Source};
+use crate::through_plane::{self, LungBits, THROUGH_PLANE_MM};
+use crate::visual::{self, SliceKeep};
 use crate::{EngineError, Options, Profile};
 
 /// The result of analysing one archive or file: one entry per series, in archive order, then
@@ -46,6 +51,10 @@ pub enum SeriesOutcome {
         probability: PathologyProbability,
         /// `probability.overall >= threshold`.
         pathology: bool,
+        /// Bounding box of the low- and high-attenuation masks; `None` when they are empty.
+        localization: Option<BoundingBox>,
+        /// The masks and key images, when `Options::masks` asked for them.
+        masks: Option<Box<SeriesMasks>>,
     },
     Failure {
         reason: String,
@@ -117,20 +126,37 @@ fn analyse_series(
     threads: usize,
 ) -> Result<SeriesResult, EngineError> {
     let started = Instant::now();
-    let selected: Vec<&SliceHeader> = series
+    let selected: Vec<(usize, &SliceHeader)> = series
         .slices
         .iter()
+        .enumerate()
         .step_by(options.profile.slice_stride())
         .collect();
     let pixel_mm2 = series.pixel_spacing.map(|[r, c]| r * c);
-    let min_pixels = lung::min_component_pixels(pixel_mm2.unwrap_or(FALLBACK_PIXEL_MM2));
+    let params = SliceParams {
+        mask: MaskParams::for_spacing(series.pixel_spacing),
+        min_finding: finding::min_finding_pixels(pixel_mm2.unwrap_or(FALLBACK_PIXEL_MM2)),
+        coronal_stride: visual::coronal_stride(series.rows),
+    };
+    // Filled by whichever worker measures the slice; only when masks are wanted.
+    let kept: Vec<OnceLock<SliceKeep>> = if options.masks {
+        (0..series.slices.len()).map(|_| OnceLock::new()).collect()
+    } else {
+        Vec::new()
+    };
+    let lungs: Vec<OnceLock<LungBits>> =
+        (0..series.slices.len()).map(|_| OnceLock::new()).collect();
     let (parts, failed) = parallel::fold(
         source,
         &selected,
         threads,
         LungAccumulator::new,
-        |sum, reader, slice| {
-            measure_slice(sum, reader, slice, series, min_pixels)
+        |sum, reader, &(z, slice)| {
+            let slots = Slots {
+                lungs: &lungs,
+                kept: &kept,
+            };
+            measure_slice(sum, reader, slice, z, series, params, slots)
                 .map_err(|reason| format!("slice {}: {reason}", slice.name))
         },
     )?;
@@ -149,10 +175,49 @@ fn analyse_series(
                 Some(metrics) => {
                     let probability =
                         probability_of_pathology(metrics.laa950_percent, metrics.haa_percent);
+                    let lungs: Vec<(usize, LungBits)> = lungs
+                        .into_iter()
+                        .enumerate()
+                        .filter_map(|(z, bits)| bits.into_inner().map(|b| (z, b)))
+                        .collect();
+                    let step_mm =
+                        series.slice_spacing.unwrap_or(0.0) * options.profile.slice_stride() as f64;
+                    let window = if step_mm > 0.0 {
+                        (THROUGH_PLANE_MM / step_mm).floor() as usize
+                    } else {
+                        0
+                    };
+                    let (recovered, recovered_bounds) = through_plane::recover(
+                        &lungs,
+                        series.columns,
+                        series.rows,
+                        window,
+                        params.min_finding,
+                    );
+                    drop(lungs);
+                    let mut kept: Vec<Option<SliceKeep>> =
+                        kept.into_iter().map(OnceLock::into_inner).collect();
+                    for found in recovered {
+                        if let Some(Some(slice)) = kept.get_mut(found.z) {
+                            slice.add_recovered(&found.pixels);
+                        }
+                    }
+                    let masks = if options.masks {
+                        match visual::collect(source, series, kept, options.key_slices) {
+                            Ok(masks) => Some(Box::new(masks)),
+                            Err(reason) => {
+                                return Ok(failed_series(series, path_to_study, started, reason));
+                            }
+                        }
+                    } else {
+                        None
+                    };
                     SeriesOutcome::Success {
                         pathology: probability.overall >= options.threshold,
+                        localization: finding::merge_boxes(sum.finding_bounds, recovered_bounds),
                         metrics,
                         probability,
+                        masks,
                     }
                 }
                 None => SeriesOutcome::Failure {
@@ -171,25 +236,76 @@ fn analyse_series(
     })
 }
 
-/// Reads, decodes and measures one slice; only one slice per worker is in memory at a time.
+fn failed_series(
+    series: &Series,
+    path_to_study: String,
+    started: Instant,
+    reason: String,
+) -> SeriesResult {
+    SeriesResult {
+        path_to_study,
+        study_uid: series.study_uid.clone(),
+        series_uid: series.series_uid.clone(),
+        duration: started.elapsed(),
+        outcome: SeriesOutcome::Failure { reason },
+    }
+}
+
+/// Per-series constants of the slice measurement.
+#[derive(Debug, Clone, Copy)]
+struct SliceParams {
+    mask: MaskParams,
+    min_finding: usize,
+    coronal_stride: usize,
+}
+
+/// Where a measured slice leaves what the series needs after the pass, by slice index.
+#[derive(Clone, Copy)]
+struct Slots<'a> {
+    /// Always: the lung bits, for the through-plane recovery.
+    lungs: &'a [OnceLock<LungBits>],
+    /// Empty unless masks are kept.
+    kept: &'a [OnceLock<SliceKeep>],
+}
+
+/// Reads, decodes and measures slice `z`; only one slice per worker is in memory at a time,
+/// plus its lung bits (and its labels when masks are kept).
 fn measure_slice(
     sum: &mut LungAccumulator,
     reader: &mut EntryReader,
     slice: &SliceHeader,
+    z: usize,
     series: &Series,
-    min_pixels: usize,
+    params: SliceParams,
+    slots: Slots<'_>,
 ) -> Result<(), String> {
+    let image = decode_slice(reader, slice, series)?;
+    let mask = lung::lung_mask(&image, params.mask);
+    let found = finding::label_slice(&image, &mask, z, params.min_finding);
+    sum.add_slice(&image, &mask);
+    sum.add_findings(found.bounds);
+    if let Some(slot) = slots.lungs.get(z) {
+        let _ = slot.set(LungBits::new(&mask));
+    }
+    if let Some(slot) = slots.kept.get(z) {
+        let _ = slot.set(SliceKeep::new(&image, found, params.coronal_stride));
+    }
+    Ok(())
+}
+
+/// Reads and decodes one slice to HU.
+pub(crate) fn decode_slice(
+    reader: &mut EntryReader,
+    slice: &SliceHeader,
+    series: &Series,
+) -> Result<hounsfield::HuImage, String> {
     let bytes = reader.read_dicom(slice.entry).map_err(|e| match e {
         EntryError::NotDicom => "no longer a DICOM file".to_owned(),
         EntryError::Unreadable(reason) => reason,
     })?;
     let object = dicom_file::parse(&bytes)?;
     drop(bytes);
-    let image = hounsfield::decode(&object, series.rows, series.columns)?;
-    drop(object);
-    let mask = lung::lung_mask(&image, min_pixels);
-    sum.add_slice(&image, &mask);
-    Ok(())
+    hounsfield::decode(&object, series.rows, series.columns)
 }
 
 /// The common folder of every file of each study, so all series of a study share one path.

@@ -31,6 +31,27 @@ pub(crate) struct SliceHeader {
     pub spacing_between_slices: Option<f64>,
     pub frames: u32,
     pub has_pixel_data: bool,
+    /// What a derived object (the DICOM Segmentation) must reference and copy.
+    pub reference: InstanceAttributes,
+}
+
+/// Identification of one file and the patient/study attributes a derived object copies; empty
+/// when the file does not state them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceAttributes {
+    pub instance_number: Option<i64>,
+    pub sop_class_uid: String,
+    pub sop_instance_uid: String,
+    pub frame_of_reference_uid: String,
+    pub patient_name: String,
+    pub patient_id: String,
+    pub patient_birth_date: String,
+    pub patient_sex: String,
+    pub study_date: String,
+    pub study_time: String,
+    pub study_id: String,
+    pub accession_number: String,
+    pub referring_physician_name: String,
 }
 
 /// Parses a whole file (pixel data included) after the structural check.
@@ -73,6 +94,24 @@ pub(crate) fn read_header(bytes: &[u8], entry: usize, name: &str) -> Result<Slic
             .and_then(|v| u32::try_from(v).ok())
             .unwrap_or(1),
         has_pixel_data: structure.has_pixel_data,
+        reference: {
+            let text = |tag| text(tag).unwrap_or_default();
+            InstanceAttributes {
+                instance_number: int(tags::INSTANCE_NUMBER),
+                sop_class_uid: text(tags::SOP_CLASS_UID),
+                sop_instance_uid: text(tags::SOP_INSTANCE_UID),
+                frame_of_reference_uid: text(tags::FRAME_OF_REFERENCE_UID),
+                patient_name: text(tags::PATIENT_NAME),
+                patient_id: text(tags::PATIENT_ID),
+                patient_birth_date: text(tags::PATIENT_BIRTH_DATE),
+                patient_sex: text(tags::PATIENT_SEX),
+                study_date: text(tags::STUDY_DATE),
+                study_time: text(tags::STUDY_TIME),
+                study_id: text(tags::STUDY_ID),
+                accession_number: text(tags::ACCESSION_NUMBER),
+                referring_physician_name: text(tags::REFERRING_PHYSICIAN_NAME),
+            }
+        },
     })
 }
 

@@ -2,7 +2,8 @@
 //! archive (or one DICOM file), and the per-study XLSX report of report.md.
 //!
 //! Per series: a per-slice lung mask (air below −400 HU not connected to the image border, small
-//! components dropped), LAA-950, HAA, mean lung density, lung volume, and a documented monotone
+//! components dropped, each lung closed and hole-filled so dense findings belong to it), the
+//! finding masks (below −950 HU, from −700 HU up) and their bounding box, LAA-950, HAA, mean lung density, lung volume, and a documented monotone
 //! `probability_of_pathology` of LAA-950 and HAA (docs/engine.md). It is a quantitative
 //! baseline, not a trained model, and the report's `engine` column says so.
 //!
@@ -20,9 +21,12 @@ mod analysis;
 mod dicom_file;
 mod dicom_guard;
 mod error;
+mod finding;
 mod hounsfield;
 mod lung;
+mod masks;
 mod metrics;
+mod morphology;
 mod options;
 mod parallel;
 mod probability;
@@ -30,11 +34,20 @@ mod report;
 mod scan;
 mod series;
 mod source;
+mod through_plane;
+mod visual;
 
 pub use analysis::{Analysis, SeriesOutcome, SeriesResult, analyse_path};
 pub use error::EngineError;
+pub use finding::{
+    BoundingBox, LABEL_BACKGROUND, LABEL_HIGH_ATTENUATION, LABEL_LOW_ATTENUATION, LABEL_LUNG,
+};
+pub use masks::{
+    CoronalPlane, GreySlice, InstanceAttributes, LUNG_WINDOW, SeriesMasks, VolumeGeometry,
+    lung_window,
+};
 pub use metrics::{HAA_RANGE_HU, LAA_BELOW_HU, LungMetrics};
-pub use options::{Options, Profile};
+pub use options::{DEFAULT_KEY_SLICES, Options, Profile};
 pub use probability::{
     HAA_CUTOFF_PERCENT, LAA950_CUTOFF_PERCENT, PathologyProbability, probability_of_pathology,
 };

@@ -3,6 +3,7 @@
 //! The accumulator is a few counters plus a 1-HU histogram, so it costs the same for 20 slices
 //! or 2000; each worker keeps one and they are merged at the end.
 
+use crate::finding::{BoundingBox, merge_boxes};
 use crate::hounsfield::HuImage;
 use crate::lung::AIR_BELOW_HU;
 
@@ -11,8 +12,8 @@ pub const LAA_BELOW_HU: f32 = -950.0;
 /// HAA: lung voxels in this closed range are ground-glass/interstitial-like.
 pub const HAA_RANGE_HU: (f32, f32) = (-700.0, -250.0);
 
-/// Histogram range for percentiles: every lung voxel is below −400 HU; lower values are clamped
-/// into the first bin.
+/// Histogram range for percentiles: most lung voxels are below −400 HU (the closed mask adds
+/// denser findings, clamped into the last bin); lower values are clamped into the first bin.
 const HISTOGRAM_FROM_HU: f32 = -1100.0;
 const HISTOGRAM_BINS: usize = (AIR_BELOW_HU - HISTOGRAM_FROM_HU) as usize;
 
@@ -24,6 +25,8 @@ pub(crate) struct LungAccumulator {
     pub laa_voxels: u64,
     pub haa_voxels: u64,
     pub hu_sum: f64,
+    /// Bounding box of the finding masks so far.
+    pub finding_bounds: Option<BoundingBox>,
     histogram: Vec<u64>,
 }
 
@@ -35,6 +38,7 @@ impl LungAccumulator {
             laa_voxels: 0,
             haa_voxels: 0,
             hu_sum: 0.0,
+            finding_bounds: None,
             histogram: vec![0; HISTOGRAM_BINS],
         }
     }
@@ -56,7 +60,13 @@ impl LungAccumulator {
         }
     }
 
+    /// Widens the finding box by one slice's.
+    pub fn add_findings(&mut self, bounds: Option<BoundingBox>) {
+        self.finding_bounds = merge_boxes(self.finding_bounds, bounds);
+    }
+
     pub fn merge(mut self, other: &Self) -> Self {
+        self.finding_bounds = merge_boxes(self.finding_bounds, other.finding_bounds);
         self.slices += other.slices;
         self.lung_voxels += other.lung_voxels;
         self.laa_voxels += other.laa_voxels;

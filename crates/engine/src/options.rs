@@ -62,6 +62,9 @@ impl fmt::Display for Profile {
     }
 }
 
+/// Axial key slices kept per series unless the caller says otherwise.
+pub const DEFAULT_KEY_SLICES: usize = 3;
+
 /// Parameters of one analysis.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -70,16 +73,23 @@ pub struct Options {
     pub threshold: f64,
     /// Worker threads per series (slices are spread over them); at least 1.
     pub threads: usize,
+    /// Keep each series' label volume and key images ([`crate::SeriesMasks`]): one byte per
+    /// voxel more memory, and a second decode of the key slices.
+    pub masks: bool,
+    /// How many axial key slices (largest abnormal area first) `masks` keeps.
+    pub key_slices: usize,
 }
 
 impl Options {
-    /// The given profile and threshold, with one worker per available core.
+    /// The given profile and threshold, with one worker per available core, without masks.
     pub fn new(profile: Profile, threshold: f64) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             profile,
             threshold,
             threads,
+            masks: false,
+            key_slices: DEFAULT_KEY_SLICES,
         }
     }
 

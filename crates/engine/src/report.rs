@@ -48,12 +48,17 @@ impl SeriesResult {
                 metrics,
                 probability,
                 pathology,
+                localization,
+                ..
             } => {
                 row.processing_status = ProcessingStatus::Success;
                 row.probability_of_pathology = Some(probability.overall);
                 row.pathology = Some(*pathology);
                 row.most_dangerous_pathology_type =
                     pathology.then(|| probability.dominant_finding().to_owned());
+                // Like the finding type, only for series called pathological.
+                row.pathology_localization =
+                    localization.filter(|_| *pathology).map(|b| b.to_report());
                 vec![
                     ("laa950_percent", number(metrics.laa950_percent)),
                     ("haa_percent", number(metrics.haa_percent)),

@@ -164,7 +164,7 @@ fn order(slices: &mut [SliceHeader]) -> Option<f64> {
 }
 
 /// The cross product of the row and column direction cosines, if they are not degenerate.
-fn slice_normal(o: [f64; 6]) -> Option<[f64; 3]> {
+pub(crate) fn slice_normal(o: [f64; 6]) -> Option<[f64; 3]> {
     let n = [
         o[1] * o[5] - o[2] * o[4],
         o[2] * o[3] - o[0] * o[5],

@@ -17,6 +17,7 @@ fn slice(series: &str, i: usize) -> SliceHeader {
         spacing_between_slices: None,
         frames: 1,
         has_pixel_data: true,
+        reference: Default::default(),
     }
 }
 

@@ -185,9 +185,9 @@ fn the_figures_are_valid_svg_png_and_xlsx() {
         assert!(doc.descendants().any(|n| n.has_tag_name("text")));
     }
     let png = roc_png(&e).unwrap();
-    let decoder = png::Decoder::new(png.as_slice());
+    let decoder = png::Decoder::new(std::io::Cursor::new(png.as_slice()));
     let mut reader = decoder.read_info().unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size()];
+    let mut pixels = vec![0; reader.output_buffer_size().expect("buffer size")];
     let info = reader.next_frame(&mut pixels).unwrap();
     assert_eq!((info.width, info.height), (720, 640));
     // Text and lines drew something dark on the white canvas.

@@ -74,6 +74,8 @@ impl Analyser {
                 profile,
                 threshold,
                 threads,
+                masks: false,
+                key_slices: triage_engine::DEFAULT_KEY_SLICES,
             };
             let result = triage_engine::analyse_path(&input, &options)
                 .and_then(|analysis| triage_engine::write_report(&analysis));

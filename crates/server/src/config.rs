@@ -225,6 +225,9 @@ pub struct MlConfig {
     pub poll_interval_ms: u64,
     pub worker_id: String,
     pub engine_threads: usize,
+    pub engine_key_images: bool,
+    pub engine_key_slices: usize,
+    pub engine_image_size: usize,
 }
 
 impl fmt::Debug for MlConfig {
@@ -247,6 +250,9 @@ impl fmt::Debug for MlConfig {
             .field("poll_interval_ms", &self.poll_interval_ms)
             .field("worker_id", &self.worker_id)
             .field("engine_threads", &self.engine_threads)
+            .field("engine_key_images", &self.engine_key_images)
+            .field("engine_key_slices", &self.engine_key_slices)
+            .field("engine_image_size", &self.engine_image_size)
             .finish()
     }
 }
@@ -364,6 +370,9 @@ impl Config {
         let fail = |msg: &str| Err(ServerError::Config(msg.to_owned()));
         if !(0.0..=1.0).contains(&self.ml.decision_threshold) {
             return fail("ml.decision_threshold must be between 0 and 1");
+        }
+        if self.ml.engine_key_slices > 20 || !(64..=2048).contains(&self.ml.engine_image_size) {
+            return fail("ml.engine_key_slices must be 0-20 and ml.engine_image_size 64-2048");
         }
         if self.uploads.max_size == 0
             || self.uploads.max_entries == 0

@@ -287,7 +287,17 @@ fn inference(
         } else {
             ml.engine_threads
         };
-        let local = triage_ml_local::LocalInference::new(blobs.clone(), spool_dir(config), threads);
+        let mut local = triage_ml_local::LocalInference::new(
+            blobs.clone(),
+            spool_dir(config),
+            threads,
+        );
+        if ml.engine_key_images {
+            local = local.with_key_images(triage_ml_local::KeyImages {
+                key_slices: ml.engine_key_slices,
+                image_size: ml.engine_image_size,
+            });
+        }
         return Ok(Arc::new(local));
     }
     let mut options = HttpInferenceOptions::new(ml.url.trim());

@@ -173,7 +173,7 @@ fn json_output_has_the_issue_keys_and_the_figures_are_written() {
     roxmltree::Document::parse(&std::fs::read_to_string(out.join("calibration.svg")).unwrap())
         .unwrap();
     let png = std::fs::read(out.join("roc.png")).unwrap();
-    let info = png::Decoder::new(png.as_slice())
+    let info = png::Decoder::new(std::io::Cursor::new(png.as_slice()))
         .read_info()
         .unwrap()
         .info()

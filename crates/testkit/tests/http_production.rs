@@ -18,6 +18,8 @@ mod evaluations;
 mod files;
 #[path = "http/jobs_flow.rs"]
 mod jobs_flow;
+#[path = "http/key_images.rs"]
+mod key_images;
 #[path = "http/operate.rs"]
 mod operate;
 #[path = "http/system.rs"]

@@ -1,6 +1,7 @@
 //! Jobs: listing, reading, editing, cancelling, retrying, deleting, and what they hold
 //! (inventory, results). Upload and downloads stream and live in their own modules.
 
+pub(crate) mod artefacts;
 pub(crate) mod download;
 pub(crate) mod upload;
 
@@ -35,6 +36,22 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/jobs/{id}/results", "GET").route(web::get().to(results)))
     .service(
         resource("/jobs/{id}/results.xlsx", "GET").route(web::get().to(download::download_report)),
+    )
+    .service(
+        resource("/jobs/{id}/series/{series_uid}/images", "GET")
+            .route(web::get().to(artefacts::list_images)),
+    )
+    .service(
+        resource("/jobs/{id}/series/{series_uid}/images/{name}", "GET")
+            .route(web::get().to(artefacts::image)),
+    )
+    .service(
+        resource("/jobs/{id}/series/{series_uid}/mask.nii.gz", "GET")
+            .route(web::get().to(artefacts::mask)),
+    )
+    .service(
+        resource("/jobs/{id}/series/{series_uid}/seg.dcm", "GET")
+            .route(web::get().to(artefacts::seg)),
     );
 }
 

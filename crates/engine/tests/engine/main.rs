@@ -6,3 +6,4 @@ mod fixtures;
 mod mixed;
 mod report;
 mod support;
+mod truth;

@@ -20,6 +20,8 @@ pub fn options(profile: Profile) -> Options {
         profile,
         threshold: 0.25,
         threads: 2,
+        masks: true,
+        key_slices: 3,
     }
 }
 
@@ -72,6 +74,7 @@ pub fn success(series: &SeriesResult) -> (f64, bool, usize) {
             metrics,
             probability,
             pathology,
+            ..
         } => (probability.overall, *pathology, metrics.slices_analysed),
         SeriesOutcome::Failure { reason } => panic!("series failed: {reason}"),
     }

@@ -122,7 +122,7 @@ async fn fixtures_evaluated_against_uploaded_labels() {
         (200, "image/png")
     );
     let png = png.bytes().await.unwrap();
-    let decoder = png::Decoder::new(png.as_ref());
+    let decoder = png::Decoder::new(std::io::Cursor::new(png.as_ref()));
     let info = decoder.read_info().unwrap().info().clone();
     assert!(info.width > 100 && info.height > 100);
     let calibration = app

@@ -10,6 +10,7 @@ mod bad_uploads;
 mod evaluations;
 mod files;
 mod jobs_flow;
+mod key_images;
 mod operate;
 mod slow_clients;
 mod system;
