@@ -31,7 +31,7 @@ mod scan;
 mod series;
 mod source;
 
-pub use analysis::{Analysis, SeriesOutcome, SeriesResult, analyse_path};
+pub use analysis::{Analysis, SeriesOutcome, SeriesResult, analyse_members, analyse_path};
 pub use error::EngineError;
 pub use metrics::{HAA_RANGE_HU, LAA_BELOW_HU, LungMetrics};
 pub use options::{Options, Profile};
@@ -40,3 +40,4 @@ pub use probability::{
 };
 pub use report::{engine_description, write_report};
 pub use series::MIN_SLICES;
+pub use source::{Location, Member};

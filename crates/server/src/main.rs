@@ -1,5 +1,7 @@
 //! `triage`: the server and its operator commands.
 
+mod batch_cmd;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,8 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Analyse ZIPs, folders and DICOM files offline into one report (no server needed).
+    Analyse(batch_cmd::AnalyseArgs),
 }
 
 #[derive(Subcommand)]
@@ -45,6 +49,11 @@ enum UserCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The batch commands are clients: no server configuration, no log subscriber.
+    let command = match cli.command {
+        Some(Command::Analyse(args)) => return batch_cmd::analyse(args).await,
+        command => command,
+    };
     let config = match Config::from_process_env() {
         Ok(config) => config,
         Err(err) => {
@@ -53,7 +62,7 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log);
-    match run(cli.command.unwrap_or(Command::Serve), config).await {
+    match run(command.unwrap_or(Command::Serve), config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "triage stopped");
@@ -117,5 +126,6 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
             println!("created {} {} ({})", user.role, user.username, user.id);
             Ok(())
         }
+        Command::Analyse(_) => unreachable!("handled before the configuration is loaded"),
     }
 }

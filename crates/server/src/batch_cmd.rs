@@ -1,0 +1,100 @@
+//! `triage analyse` and `triage submit`: argument parsing and the process around the
+//! `triage-batch` library (Ctrl-C, the summary table, the exit status).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use triage_archive::Limits;
+use triage_batch::{AnalyseOptions, Analyser, Format, Summary};
+use triage_engine::Profile;
+
+/// Exit status when some study failed (0 means every study succeeded).
+const SOME_FAILED: u8 = 2;
+/// Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: u8 = 130;
+
+#[derive(Args)]
+pub struct AnalyseArgs {
+    /// ZIP archives, folders (any depth, any file names) and DICOM files.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The report to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// xlsx, csv or json; by default from the output's extension (xlsx otherwise).
+    #[arg(long)]
+    format: Option<Format>,
+    /// fast_debug, production or research.
+    #[arg(long, default_value = "production")]
+    profile: Profile,
+    /// pathology = probability_of_pathology >= threshold.
+    #[arg(long, default_value_t = 0.25)]
+    threshold: f64,
+    /// Cores to use (default: all).
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Keep the studies already in the output and analyse only the others.
+    #[arg(long)]
+    resume: bool,
+    /// Test hook: stop as on Ctrl-C after this many studies.
+    #[arg(long, hide = true)]
+    stop_after: Option<usize>,
+}
+
+fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub async fn analyse(args: AnalyseArgs) -> ExitCode {
+    let format = Format::for_output(args.format, &args.output);
+    let options = AnalyseOptions {
+        format,
+        output: args.output,
+        profile: args.profile,
+        threshold: args.threshold,
+        jobs: args.jobs.unwrap_or_else(all_cores).max(1),
+        resume: args.resume,
+        stop_after: args.stop_after,
+        limits: Limits::default(),
+    };
+    let analyser = match Analyser::new(options) {
+        Ok(analyser) => analyser,
+        Err(e) => return fail(&e),
+    };
+    let stopper = analyser.stopper();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: writing the studies analysed so far");
+            stopper.stop();
+        }
+    });
+    let progress: Arc<dyn triage_batch::Progress> = triage_batch::progress::for_stderr().into();
+    let inputs = args.inputs;
+    let outcome = tokio::task::spawn_blocking(move || analyser.run(&inputs, progress)).await;
+    ctrl_c.abort();
+    match outcome {
+        Ok(Ok(outcome)) => finish(&outcome.summary, outcome.interrupted),
+        Ok(Err(e)) => fail(&e),
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints the summary table and picks the exit status.
+fn finish(summary: &Summary, interrupted: bool) -> ExitCode {
+    println!("{summary}");
+    if interrupted {
+        ExitCode::from(INTERRUPTED)
+    } else if summary.all_succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        println!("{} of {} studies failed", summary.failed, summary.studies);
+        ExitCode::from(SOME_FAILED)
+    }
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("triage: {e}");
+    ExitCode::FAILURE
+}
