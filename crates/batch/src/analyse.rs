@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use triage_archive::Limits;
 use triage_engine::{Options, Profile};
-use triage_report::{ProcessingStatus, SeriesRow};
+use triage_report::SeriesRow;
 
 use crate::BatchError;
 use crate::discover::{Study, discover};
@@ -229,11 +229,15 @@ impl Analyser {
                     let Some(study) = studies.get(index) else {
                         break;
                     };
-                    let label = study_label(study);
+                    let label = study.folder();
                     progress.task_started(index, &label, None);
                     let started = Instant::now();
                     let rows = analyse_study(study, &label, &engine);
-                    progress.task_finished(index, &label, &describe(&rows, started.elapsed()));
+                    progress.task_finished(
+                        index,
+                        &label,
+                        &crate::rows::describe(&rows, started.elapsed()),
+                    );
                     if sender.send(Event::Done { index, rows }).is_err() {
                         break;
                     }
@@ -253,39 +257,4 @@ fn analyse_study(study: &Study, label: &str, engine: &Options) -> Vec<SeriesRow>
         Ok(Err(e)) => vec![failure_row(label, &study.study_uid, &e.to_string())],
         Err(_) => vec![failure_row(label, &study.study_uid, "the analysis crashed")],
     }
-}
-
-/// The folder shared by a study's files.
-fn study_label(study: &Study) -> String {
-    let mut prefix: Option<Vec<&str>> = None;
-    for member in &study.members {
-        let mut parts: Vec<&str> = member.name.split('/').collect();
-        parts.pop();
-        prefix = Some(match prefix {
-            None => parts,
-            Some(mut p) => {
-                let shared = p.iter().zip(&parts).take_while(|(a, b)| a == b).count();
-                p.truncate(shared);
-                p
-            }
-        });
-    }
-    match prefix.map(|p| p.join("/")) {
-        Some(folder) if !folder.is_empty() => folder,
-        _ => study.study_uid.clone(),
-    }
-}
-
-fn describe(rows: &[SeriesRow], took: Duration) -> String {
-    let failed = rows
-        .iter()
-        .filter(|r| r.processing_status == ProcessingStatus::Failure)
-        .count();
-    let pathology = rows.iter().filter(|r| r.pathology == Some(true)).count();
-    format!(
-        "{} series: {pathology} pathology, {} normal, {failed} failed ({:.1} s)",
-        rows.len(),
-        rows.len() - failed - pathology,
-        took.as_secs_f64()
-    )
 }

@@ -22,6 +22,29 @@ pub struct Study {
     pub members: Vec<Member>,
 }
 
+impl Study {
+    /// The deepest folder shared by the study's files (its UID when they share none).
+    pub fn folder(&self) -> String {
+        let mut prefix: Option<Vec<&str>> = None;
+        for member in &self.members {
+            let mut parts: Vec<&str> = member.name.split('/').collect();
+            parts.pop();
+            prefix = Some(match prefix {
+                None => parts,
+                Some(mut p) => {
+                    let shared = p.iter().zip(&parts).take_while(|(a, b)| a == b).count();
+                    p.truncate(shared);
+                    p
+                }
+            });
+        }
+        match prefix.map(|p| p.join("/")) {
+            Some(folder) if !folder.is_empty() => folder,
+            _ => self.study_uid.clone(),
+        }
+    }
+}
+
 /// An input (or part of one) that holds no analysable study, with why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputFailure {

@@ -19,6 +19,7 @@ mod error;
 pub mod output;
 pub mod progress;
 pub mod rows;
+pub mod submit;
 mod summary;
 
 pub use analyse::{AnalyseOptions, Analyser, CHECKPOINT_EVERY, Outcome, Stopper};

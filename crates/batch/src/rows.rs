@@ -2,6 +2,8 @@
 //! commands meet: an input that failed, an engine analysis, and a parsed report (a server's
 //! results, or an earlier output read back for `--resume`).
 
+use std::time::Duration;
+
 use serde_json::Value;
 use triage_domain::ReportRow;
 use triage_report::{Cell, ProcessingStatus, SeriesRow};
@@ -83,6 +85,21 @@ pub fn unit_key(row: &SeriesRow) -> String {
     } else {
         format!("study:{}", row.study_uid)
     }
+}
+
+/// A one-line account of a study's rows for progress output.
+pub fn describe(rows: &[SeriesRow], took: Duration) -> String {
+    let failed = rows
+        .iter()
+        .filter(|r| r.processing_status == ProcessingStatus::Failure)
+        .count();
+    let pathology = rows.iter().filter(|r| r.pathology == Some(true)).count();
+    format!(
+        "{} series: {pathology} pathology, {} normal, {failed} failed ({:.1} s)",
+        rows.len(),
+        rows.len() - failed - pathology,
+        took.as_secs_f64()
+    )
 }
 
 #[cfg(test)]

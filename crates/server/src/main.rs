@@ -29,6 +29,8 @@ enum Command {
     User(UserCommand),
     /// Analyse ZIPs, folders and DICOM files offline into one report (no server needed).
     Analyse(batch_cmd::AnalyseArgs),
+    /// Upload ZIPs, folders and DICOM files to a triage server and combine the results.
+    Submit(batch_cmd::SubmitArgs),
 }
 
 #[derive(Subcommand)]
@@ -52,6 +54,7 @@ async fn main() -> ExitCode {
     // The batch commands are clients: no server configuration, no log subscriber.
     let command = match cli.command {
         Some(Command::Analyse(args)) => return batch_cmd::analyse(args).await,
+        Some(Command::Submit(args)) => return batch_cmd::submit(args).await,
         command => command,
     };
     let config = match Config::from_process_env() {
@@ -126,6 +129,8 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
             println!("created {} {} ({})", user.role, user.username, user.id);
             Ok(())
         }
-        Command::Analyse(_) => unreachable!("handled before the configuration is loaded"),
+        Command::Analyse(_) | Command::Submit(_) => {
+            unreachable!("handled before the configuration is loaded")
+        }
     }
 }
