@@ -5,6 +5,7 @@
 //! Entries of input archives are copied raw (still compressed, never inflated and deflated
 //! again); loose files are deflated at a fast level.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ pub type Chunks = mpsc::Receiver<io::Result<Bytes>>;
 /// Starts zipping `members` under names relative to `folder` (their common folder) and returns
 /// the chunk stream and the sum of the members' (stored) sizes, an estimate of the upload size.
 pub fn zip_study(members: Vec<Member>, folder: &str) -> (Chunks, u64) {
-    let estimate = members.iter().map(stored_size).sum();
+    let estimate = stored_size(&members);
     let (sender, receiver) = mpsc::channel(CHANNEL_CHUNKS);
     let prefix = if folder.is_empty() || folder == "." {
         String::new()
@@ -94,15 +95,26 @@ fn entry_name(name: &str, prefix: &str) -> String {
         .join("/")
 }
 
-fn stored_size(member: &Member) -> u64 {
-    match &member.location {
-        Location::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
-        Location::ZipEntry { archive, index } => File::open(archive)
-            .ok()
-            .and_then(|f| ZipArchive::new(BufReader::new(f)).ok())
-            .and_then(|mut a| a.by_index_raw(*index).ok().map(|e| e.compressed_size()))
-            .unwrap_or(0),
-    }
+/// The bytes the members occupy where they are (compressed size for archive entries); each
+/// archive's directory is read once.
+fn stored_size(members: &[Member]) -> u64 {
+    let mut archives: HashMap<&PathBuf, Option<ZipArchive<BufReader<File>>>> = HashMap::new();
+    members
+        .iter()
+        .map(|member| match &member.location {
+            Location::File(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
+            Location::ZipEntry { archive, index } => archives
+                .entry(archive)
+                .or_insert_with(|| {
+                    File::open(archive)
+                        .ok()
+                        .and_then(|f| ZipArchive::new(BufReader::new(f)).ok())
+                })
+                .as_mut()
+                .and_then(|a| a.by_index_raw(*index).ok().map(|e| e.compressed_size()))
+                .unwrap_or(0),
+        })
+        .sum()
 }
 
 /// `Write` into the channel, in chunks of [`CHUNK`] bytes.
