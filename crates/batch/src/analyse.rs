@@ -253,7 +253,14 @@ fn analyse_study(study: &Study, label: &str, engine: &Options) -> Vec<SeriesRow>
     match catch_unwind(AssertUnwindSafe(|| {
         triage_engine::analyse_members(members, engine)
     })) {
-        Ok(Ok(analysis)) => analysis.rows(),
+        Ok(Ok(analysis)) => {
+            let mut rows = analysis.rows();
+            // Loose files in the current folder share no folder: name the study as submit does.
+            for row in rows.iter_mut().filter(|r| r.path_to_study == ".") {
+                row.path_to_study = label.to_owned();
+            }
+            rows
+        }
         Ok(Err(e)) => vec![failure_row(label, &study.study_uid, &e.to_string())],
         Err(_) => vec![failure_row(label, &study.study_uid, "the analysis crashed")],
     }
