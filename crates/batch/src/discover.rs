@@ -274,3 +274,46 @@ fn folder_of(name: &str) -> String {
         _ => ".".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bare_dicom() -> Vec<u8> {
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes
+    }
+
+    #[test]
+    fn litter_is_ignored_and_every_other_problem_is_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/empty")).unwrap();
+        std::fs::write(root.join("a/.DS_Store"), b"junk").unwrap();
+        std::fs::write(root.join("a/DICOMDIR"), bare_dicom()).unwrap();
+        std::fs::write(root.join("a/IM1"), bare_dicom()).unwrap();
+        std::fs::write(root.join("a/IM2"), bare_dicom()).unwrap();
+        std::fs::write(root.join("a/readme"), b"text").unwrap();
+        let found = discover(&[root.join("a"), root.join("missing")], &Limits::default());
+        assert!(found.studies.is_empty());
+        let reasons: Vec<(String, String)> = found
+            .failures
+            .iter()
+            .map(|f| {
+                let path = f.path.rsplit('/').take(2).collect::<Vec<_>>();
+                (path.join("<"), f.reason.clone())
+            })
+            .collect();
+        assert_eq!(reasons.len(), 4, "{reasons:#?}");
+        assert!(reasons[0].0 == "empty<a" && reasons[0].1.starts_with("empty folder"));
+        assert!(reasons[1].0 == "readme<a" && reasons[1].1.starts_with("neither"));
+        assert!(reasons[2].0.starts_with("missing") && reasons[2].1.starts_with("cannot read"));
+        assert!(found.failures[3].path.ends_with("/a"), "{reasons:#?}");
+        assert!(
+            reasons[3]
+                .1
+                .starts_with("2 DICOM file(s) without a readable StudyInstanceUID")
+        );
+    }
+}
