@@ -158,6 +158,7 @@ impl Progress for Bars {
         let _ = self.multi.println(line);
     }
     fn finish(&self) {
-        self.overall.finish();
+        // Cleared, so the summary table that follows starts on a line of its own.
+        self.overall.finish_and_clear();
     }
 }

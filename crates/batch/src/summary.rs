@@ -10,7 +10,8 @@ use crate::rows::unit_key;
 
 /// Counts per study (a study with any pathological series is `pathology`; else one with any
 /// failed series is `failed`; else `normal`). A failure that belongs to no study (a corrupt ZIP)
-/// counts as one failed study. Time per study is the sum of its series' `time_of_processing`.
+/// counts as one failed study. Time per study is the sum of its series' `time_of_processing`,
+/// over the studies that were analysed (not over inputs that failed before).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
     pub studies: usize,
@@ -24,6 +25,8 @@ pub struct Summary {
 
 #[derive(Default)]
 struct Study {
+    /// An input that failed before any analysis (no study UID): no time to count.
+    analysed: bool,
     pathology: bool,
     failed: bool,
     secs: f64,
@@ -39,11 +42,16 @@ impl Summary {
                 order.push(key);
                 Study::default()
             });
+            study.analysed |= !row.study_uid.is_empty();
             study.pathology |= row.pathology == Some(true);
             study.failed |= row.processing_status == ProcessingStatus::Failure;
             study.secs += row.time_of_processing;
         }
-        let mut times: Vec<f64> = studies.values().map(|s| s.secs).collect();
+        let mut times: Vec<f64> = studies
+            .values()
+            .filter(|s| s.analysed)
+            .map(|s| s.secs)
+            .collect();
         times.sort_by(f64::total_cmp);
         let pathology = studies.values().filter(|s| s.pathology).count();
         let failed = studies
@@ -122,7 +130,7 @@ mod tests {
         ];
         let s = Summary::of(&rows);
         assert_eq!((s.studies, s.pathology, s.normal, s.failed), (4, 1, 1, 2));
-        assert_eq!((s.p50_secs, s.p95_secs, s.max_secs), (0.5, 4.0, 4.0));
+        assert_eq!((s.p50_secs, s.p95_secs, s.max_secs), (3.0, 4.0, 4.0));
         assert!(!s.all_succeeded());
         assert!(
             s.to_string()
