@@ -64,8 +64,13 @@ pub async fn analyse(args: AnalyseArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let stopper = analyser.stopper();
+    // Registered before any work starts, so an early Ctrl-C is never the default (a kill).
+    let interrupt = match interrupt_signal() {
+        Ok(interrupt) => interrupt,
+        Err(e) => return fail(&e),
+    };
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.await.is_ok() {
             eprintln!("stopping: writing the studies analysed so far");
             stopper.stop();
         }
@@ -78,6 +83,25 @@ pub async fn analyse(args: AnalyseArgs) -> ExitCode {
         Ok(Ok(outcome)) => finish(&outcome.summary, outcome.interrupted),
         Ok(Err(e)) => fail(&e),
         Err(e) => fail(&e),
+    }
+}
+
+/// A future of the next Ctrl-C (SIGINT), with the handler installed now rather than when the
+/// future is first polled.
+fn interrupt_signal()
+-> std::io::Result<impl std::future::Future<Output = std::io::Result<()>> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            interrupt.recv().await;
+            Ok(())
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(tokio::signal::ctrl_c())
     }
 }
 
