@@ -82,7 +82,8 @@ pub fn discover(inputs: &[PathBuf], limits: &Limits) -> Discovery {
 }
 
 fn walk_folder(root: &Path, limits: &Limits, found: &mut Found) {
-    for entry in WalkDir::new(root).sort_by_file_name() {
+    // Links are followed (exports often link slices); walkdir reports a loop as an error.
+    for entry in WalkDir::new(root).follow_links(true).sort_by_file_name() {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
