@@ -42,8 +42,12 @@ bench-ws watchers="10000" rounds="3":
 bench-engine slices="512" size="512":
     bash benches/engine.sh {{slices}} {{size}}
 
-# Every benchmark: upload, engine, WebSocket fan-out.
-bench: bench-upload bench-engine bench-ws
+# `triage analyse` over generated studies (default 20 of 256 512x512 slices): studies/min, CPU, RSS.
+bench-analyse studies="20" slices="256" size="512":
+    bash benches/analyse.sh {{studies}} {{slices}} {{size}}
+
+# Every benchmark: upload, engine, WebSocket fan-out, batch analysis.
+bench: bench-upload bench-engine bench-ws bench-analyse
 
 # Start a local S3 server (s3s-fs on 127.0.0.1:9000, key minioadmin/minioadmin) for the tests.
 s3:

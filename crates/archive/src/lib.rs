@@ -18,6 +18,7 @@ mod dicom_header;
 mod dicom_summary;
 mod error;
 mod names;
+mod probe;
 mod zip_inventory;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ use triage_domain::{ArchiveInventory, DicomSummary, FileType};
 pub use detect::{Detected, detect};
 pub use dicom_header::inspect_dicom;
 pub use error::ArchiveError;
+pub use probe::{Probe, probe_dicom};
 pub use zip_inventory::inspect_zip;
 
 /// Limits from config (`uploads.max_entries`, `uploads.max_uncompressed`, `uploads.max_ratio`).

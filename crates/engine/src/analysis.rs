@@ -15,7 +15,7 @@ use crate::parallel;
 use crate::probability::{PathologyProbability, probability_of_pathology};
 use crate::scan::{Unreadable, scan};
 use crate::series::{self, Series};
-use crate::source::{EntryError, EntryReader, Source};
+use crate::source::{EntryError, EntryReader, Member, Source};
 use crate::through_plane::{self, LungBits, THROUGH_PLANE_MM};
 use crate::visual::{self, SliceKeep};
 use crate::{EngineError, Options, Profile};
@@ -67,13 +67,24 @@ pub enum SeriesOutcome {
 /// inputs that cannot be read at all, hold no DICOM file, or invalid options.
 pub fn analyse_path(path: &Path, options: &Options) -> Result<Analysis, EngineError> {
     options.validate()?;
+    analyse_source(&Source::open(path)?, options)
+}
+
+/// Analyses the files `members` gathered from loose files and ZIP entries anywhere (one study
+/// split across inputs, a PACS export without file extensions), exactly as if they were the
+/// entries of one archive named by their `name`s. Members that are not DICOM are ignored.
+pub fn analyse_members(members: Vec<Member>, options: &Options) -> Result<Analysis, EngineError> {
+    options.validate()?;
+    analyse_source(&Source::Members(members.into()), options)
+}
+
+fn analyse_source(source: &Source, options: &Options) -> Result<Analysis, EngineError> {
     let started = Instant::now();
-    let source = Source::open(path)?;
     let threads = options.threads.max(1);
 
     let mut slices = Vec::new();
     let mut unreadable = Vec::new();
-    for scanned in scan(&source, threads)? {
+    for scanned in scan(source, threads)? {
         match scanned {
             Ok(header) => slices.push(header),
             Err(file) => unreadable.push(file),
@@ -92,7 +103,7 @@ pub fn analyse_path(path: &Path, options: &Options) -> Result<Analysis, EngineEr
                     .get(&series.study_uid)
                     .cloned()
                     .unwrap_or_else(|| common_folder(series.slices.iter().map(|s| &s.name)));
-                analyse_series(&source, &series, path, options, threads)?
+                analyse_series(source, &series, path, options, threads)?
             }
             Err(rejected) => SeriesResult {
                 path_to_study: study_paths

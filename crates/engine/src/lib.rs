@@ -37,7 +37,7 @@ mod source;
 mod through_plane;
 mod visual;
 
-pub use analysis::{Analysis, SeriesOutcome, SeriesResult, analyse_path};
+pub use analysis::{Analysis, SeriesOutcome, SeriesResult, analyse_members, analyse_path};
 pub use error::EngineError;
 pub use finding::{
     BoundingBox, LABEL_BACKGROUND, LABEL_HIGH_ATTENUATION, LABEL_LOW_ATTENUATION, LABEL_LUNG,
@@ -53,3 +53,4 @@ pub use probability::{
 };
 pub use report::{engine_description, write_report};
 pub use series::MIN_SLICES;
+pub use source::{Location, Member};

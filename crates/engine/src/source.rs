@@ -1,12 +1,16 @@
-//! Where the files come from: a ZIP archive (entries in any folder, with or without an extension)
-//! or one DICOM file. DICOM is recognised by the `DICM` magic at byte 128, never by name.
+//! Where the files come from: a ZIP archive (entries in any folder, with or without an extension),
+//! one DICOM file, or a list of [`Member`]s gathered from many inputs (loose files and entries of
+//! several archives — how `triage analyse` hands over one study found across folders and ZIPs).
+//! DICOM is recognised by the `DICM` magic at byte 128, never by name.
 //!
 //! Each worker thread opens its own [`EntryReader`] (its own file handle), so entries are read in
 //! parallel without locking, and nothing is extracted to disk.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use zip::ZipArchive;
 
@@ -24,6 +28,27 @@ pub(crate) const MAX_ENTRY_BYTES: u64 = 256 << 20;
 pub(crate) enum Source {
     Zip(PathBuf),
     SingleFile(PathBuf),
+    Members(Arc<[Member]>),
+}
+
+/// One file of a study gathered from anywhere: a loose file or one entry of a ZIP archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// `/`-separated name shown in the report; the study's `path_to_study` is the deepest folder
+    /// shared by the names of its files.
+    pub name: String,
+    pub location: Location,
+}
+
+/// Where a [`Member`]'s bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    /// Entry `index` (central-directory order) of the ZIP archive at `archive`.
+    ZipEntry {
+        archive: PathBuf,
+        index: usize,
+    },
 }
 
 /// One file of the source, before it is known to be DICOM.
@@ -74,6 +99,10 @@ impl Source {
                 Ok(EntryReader::Zip(archive))
             }
             Self::SingleFile(path) => Ok(EntryReader::File(path.clone())),
+            Self::Members(members) => Ok(EntryReader::Members {
+                members: Arc::clone(members),
+                archives: HashMap::new(),
+            }),
         }
     }
 }
@@ -82,6 +111,11 @@ impl Source {
 pub(crate) enum EntryReader {
     Zip(ZipArchive<BufReader<File>>),
     File(PathBuf),
+    /// Archives are opened on first use and kept open for this worker.
+    Members {
+        members: Arc<[Member]>,
+        archives: HashMap<PathBuf, ZipArchive<BufReader<File>>>,
+    },
 }
 
 impl EntryReader {
@@ -105,6 +139,14 @@ impl EntryReader {
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             }],
+            Self::Members { members, .. } => members
+                .iter()
+                .enumerate()
+                .map(|(index, member)| Entry {
+                    index,
+                    name: member.name.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -121,6 +163,34 @@ impl EntryReader {
             Self::File(path) => {
                 let file = File::open(path).map_err(|e| EntryError::Unreadable(e.to_string()))?;
                 read_if_dicom(BufReader::new(file))
+            }
+            Self::Members { members, archives } => {
+                let member = members
+                    .get(index)
+                    .ok_or_else(|| EntryError::Unreadable(format!("no member {index}")))?;
+                match &member.location {
+                    Location::File(path) => {
+                        let file =
+                            File::open(path).map_err(|e| EntryError::Unreadable(e.to_string()))?;
+                        read_if_dicom(BufReader::new(file))
+                    }
+                    Location::ZipEntry { archive, index } => {
+                        if !archives.contains_key(archive) {
+                            let file = File::open(archive)
+                                .map_err(|e| EntryError::Unreadable(e.to_string()))?;
+                            let opened = ZipArchive::new(BufReader::new(file))
+                                .map_err(|e| EntryError::Unreadable(e.to_string()))?;
+                            archives.insert(archive.clone(), opened);
+                        }
+                        let opened = archives
+                            .get_mut(archive)
+                            .ok_or_else(|| EntryError::Unreadable("archive vanished".to_owned()))?;
+                        let entry = opened
+                            .by_index(*index)
+                            .map_err(|e| EntryError::Unreadable(e.to_string()))?;
+                        read_if_dicom(entry)
+                    }
+                }
             }
         }
     }

@@ -1,5 +1,7 @@
 //! `triage`: the server and its operator commands.
 
+mod batch_cmd;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +30,10 @@ enum Command {
     /// Evaluate an LCT-format report against ground-truth labels (offline: ROC AUC with
     /// DeLong and bootstrap CIs, sensitivity, specificity, PPV, NPV with Wilson CIs, plots).
     Evaluate(triage_server::evaluate::EvaluateArgs),
+    /// Analyse ZIPs, folders and DICOM files offline into one report (no server needed).
+    Analyse(batch_cmd::AnalyseArgs),
+    /// Upload ZIPs, folders and DICOM files to a triage server and combine the results.
+    Submit(batch_cmd::SubmitArgs),
 }
 
 #[derive(Subcommand)]
@@ -61,6 +67,12 @@ async fn main() -> ExitCode {
             }
         };
     }
+    // The batch commands are clients: no server configuration, no log subscriber.
+    let command = match cli.command {
+        Some(Command::Analyse(args)) => return batch_cmd::analyse(args).await,
+        Some(Command::Submit(args)) => return batch_cmd::submit(args).await,
+        command => command,
+    };
     let config = match Config::from_process_env() {
         Ok(config) => config,
         Err(err) => {
@@ -69,7 +81,7 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log);
-    match run(cli.command.unwrap_or(Command::Serve), config).await {
+    match run(command.unwrap_or(Command::Serve), config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "triage stopped");
@@ -134,6 +146,9 @@ async fn run(command: Command, config: Config) -> Result<(), ServerError> {
                 .await?;
             println!("created {} {} ({})", user.role, user.username, user.id);
             Ok(())
+        }
+        Command::Analyse(_) | Command::Submit(_) => {
+            unreachable!("handled before the configuration is loaded")
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod codecs;
 mod fixtures;
+mod members;
 mod mixed;
 mod report;
 mod support;

@@ -4,6 +4,8 @@
 // Each test binary uses its own subset.
 #![allow(dead_code)]
 
+pub mod tree;
+
 use std::net::TcpListener;
 use std::process::Child;
 use std::time::{Duration, Instant};
