@@ -38,7 +38,8 @@ pub struct Slot {
 
 fn lock(held: &Mutex<Held>) -> MutexGuard<'_, Held> {
     // Plain counters: still usable after a panic elsewhere.
-    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    held.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl ClientSlots {
@@ -107,7 +108,10 @@ mod tests {
         assert_eq!(slots.acquire(ip("192.0.2.1")).unwrap_err(), Refusal::Client);
         let _b1 = slots.acquire(ip("2001:db8::1")).unwrap();
         // The same /64 is the same client; the total is reached first here.
-        assert_eq!(slots.acquire(ip("2001:db8::2")).unwrap_err(), Refusal::Total);
+        assert_eq!(
+            slots.acquire(ip("2001:db8::2")).unwrap_err(),
+            Refusal::Total
+        );
         drop(a1);
         let _b2 = slots.acquire(ip("2001:db8::2")).unwrap();
         assert_eq!(

@@ -271,11 +271,7 @@ fn inference(
         } else {
             ml.engine_threads
         };
-        let local = triage_ml_local::LocalInference::new(
-            blobs.clone(),
-            spool_dir(config),
-            threads,
-        );
+        let local = triage_ml_local::LocalInference::new(blobs.clone(), spool_dir(config), threads);
         return Ok(Arc::new(local));
     }
     let mut options = HttpInferenceOptions::new(ml.url.trim());

@@ -21,7 +21,10 @@ fn start(dir: &Path, port: u16) -> Process {
             .env("TRIAGE__DATA_DIR", dir)
             .env("TRIAGE__SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("TRIAGE__SERVER__WORKERS", "1")
-            .env("TRIAGE__AUTH__JWT_SECRET", "spool-test-jwt-secret-0123456789abcdef")
+            .env(
+                "TRIAGE__AUTH__JWT_SECRET",
+                "spool-test-jwt-secret-0123456789abcdef",
+            )
             .env("TRIAGE__ML__DISPATCH", "false")
             .env_remove("DATABASE_URL")
             .env_remove("ML_SERVICE_URL")
@@ -61,7 +64,9 @@ async fn a_restart_sweeps_the_spool_of_a_killed_run() {
     // A multipart upload whose body stops half-way and stays open.
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
     });
     let upload = tokio::spawn({
         let client = client.clone();
@@ -82,7 +87,10 @@ async fn a_restart_sweeps_the_spool_of_a_killed_run() {
     tx.send(vec![b'P'; 512 * 1024]).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while spool_files(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline, "the upload never reached the spool");
+        assert!(
+            Instant::now() < deadline,
+            "the upload never reached the spool"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -90,7 +98,11 @@ async fn a_restart_sweeps_the_spool_of_a_killed_run() {
     drop(tx);
     let _ = upload.await;
     let left = spool_files(dir.path());
-    assert_eq!(left.len(), 1, "the killed run left its spool file: {left:?}");
+    assert_eq!(
+        left.len(),
+        1,
+        "the killed run left its spool file: {left:?}"
+    );
 
     let _triage = start(dir.path(), port);
     wait_healthy(&client, &base).await;

@@ -398,7 +398,10 @@ mod tests {
         for _ in 0..3 {
             fail(&throttle, now, "192.0.2.1", "alice");
         }
-        assert_eq!(retry_after(throttle.begin(now, ip("192.0.2.1"), "ALICE")), 300);
+        assert_eq!(
+            retry_after(throttle.begin(now, ip("192.0.2.1"), "ALICE")),
+            300
+        );
         // Alice elsewhere, and Bob at the attacker's address, are not locked out.
         throttle
             .begin(now, ip("198.51.100.1"), "alice")
@@ -420,7 +423,12 @@ mod tests {
         assert_eq!(retry_after(throttle.begin(now, ip("192.0.2.1"), "c")), 300);
         // The same /64, and the IPv4-mapped form, count as the same client.
         for i in 0..2 * CLIENT_FACTOR {
-            fail(&throttle, now, &format!("2001:db8::{i:x}"), &format!("v6user{i}"));
+            fail(
+                &throttle,
+                now,
+                &format!("2001:db8::{i:x}"),
+                &format!("v6user{i}"),
+            );
         }
         retry_after(throttle.begin(now, ip("2001:db8::ffff:3"), "f"));
         retry_after(throttle.begin(now, ip("::ffff:192.0.2.1"), "g"));

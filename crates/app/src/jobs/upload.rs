@@ -95,15 +95,17 @@ impl App {
     /// directory is unusable.
     pub async fn start_upload(&self, client: Option<IpAddr>) -> AppResult<UploadSpool> {
         let settings = &self.inner.settings.uploads;
-        let slot = self.inner.upload_slots.acquire(client).map_err(|_| {
-            AppError::TooManyOpen {
+        let slot = self
+            .inner
+            .upload_slots
+            .acquire(client)
+            .map_err(|_| AppError::TooManyOpen {
                 code: "too_many_uploads",
                 message: format!(
                     "at most {} uploads at once per client; wait for one to finish",
                     settings.max_concurrent_per_client
                 ),
-            }
-        })?;
+            })?;
         let dir = settings.tmp_dir.clone();
         let limit = settings.max_size;
         let (file, path) = tokio::task::spawn_blocking(move || {

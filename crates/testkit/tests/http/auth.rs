@@ -173,14 +173,21 @@ async fn usernames_collide_after_normalisation_and_case_folding() {
     assert_eq!(login["username"], "admin2");
 
     for punctuation in ["...", "_-_", "-.-.-"] {
-        let refused =
-            assert_error(app.register(punctuation, "123456").await, 422, "validation_failed")
-                .await;
+        let refused = assert_error(
+            app.register(punctuation, "123456").await,
+            422,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(refused["fields"][0]["field"], "username", "{punctuation}");
     }
     for blank in ["      ", "\t\t\t\t\t\t", " \u{3000} \u{a0}  "] {
-        let refused =
-            assert_error(app.register("blanky", blank).await, 422, "validation_failed").await;
+        let refused = assert_error(
+            app.register("blanky", blank).await,
+            422,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(refused["fields"][0]["field"], "password", "{blank:?}");
     }
     ok_json(app.register("blanky", " pass word ").await, 201).await;

@@ -94,7 +94,10 @@ async fn a_client_may_have_only_so_many_uploads_at_once() {
 
     let refused = app.upload(&alice, "slice.dcm", tiny_dicom()).await;
     let body = assert_error(refused, 429, "too_many_uploads").await;
-    assert!(body["message"].as_str().unwrap().contains("at most 2"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("at most 2"),
+        "{body}"
+    );
 
     // A client that goes away gives its slot back.
     drop(first);
