@@ -17,6 +17,7 @@ mod jobs;
 mod metrics;
 mod ml;
 mod range;
+mod readiness;
 mod settings;
 mod watch;
 mod ws_settings;
@@ -40,6 +41,7 @@ pub use jobs::{
 pub use metrics::Metrics;
 pub use ml::{CallbackToken, DispatchBatch, DispatchReport, MlSettings};
 pub use range::RangeRequest;
+pub use readiness::{PROBE_TIMEOUT, Probe, Readiness};
 pub use settings::{
     AcceptPolicy, AuthSettings, CorsSettings, DEFAULT_JSON_LIMIT, JobDefaults, Settings,
     UploadSettings, WebSettings,
@@ -119,8 +121,16 @@ impl App {
         &self.inner.settings
     }
 
+    /// The adapters, only for tests that arrange or inspect state behind the use cases
+    /// (feature `test-support`); everything else goes through the use cases.
+    #[cfg(feature = "test-support")]
     pub fn ports(&self) -> &Ports {
         &self.inner.ports
+    }
+
+    /// Every job change from now on (this replica's and, with PostgreSQL, every other's).
+    pub fn job_changes(&self) -> triage_domain::ports::EventStream {
+        self.inner.ports.events.subscribe()
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {

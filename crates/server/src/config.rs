@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::error::ServerError;
@@ -103,7 +104,7 @@ pub enum BlobBackend {
     S3,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BlobsConfig {
     pub backend: BlobBackend,
@@ -112,7 +113,8 @@ pub struct BlobsConfig {
     pub bucket: String,
     pub region: String,
     pub access_key: String,
-    pub secret_key: String,
+    /// `Debug` prints it redacted.
+    pub secret_key: SecretString,
     pub create_bucket: bool,
     pub timeout_secs: u64,
     pub part_size: usize,
@@ -125,31 +127,6 @@ impl BlobsConfig {
             BlobBackend::Fs => false,
             BlobBackend::S3 => true,
         }
-    }
-}
-
-impl fmt::Debug for BlobsConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BlobsConfig")
-            .field("backend", &self.backend)
-            .field("dir", &self.dir)
-            .field("endpoint", &self.endpoint)
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("access_key", &self.access_key)
-            .field("secret_key", &redacted(&self.secret_key))
-            .field("create_bucket", &self.create_bucket)
-            .field("timeout_secs", &self.timeout_secs)
-            .field("part_size", &self.part_size)
-            .finish()
-    }
-}
-
-fn redacted(secret: &str) -> &'static str {
-    if secret.is_empty() {
-        "<unset>"
-    } else {
-        "<redacted>"
     }
 }
 
@@ -177,39 +154,23 @@ pub struct UploadsConfig {
     pub max_concurrent_per_client: usize,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    pub jwt_secret: String,
+    /// `Debug` prints it redacted.
+    pub jwt_secret: SecretString,
     pub token_ttl_secs: u64,
     /// Failed logins per username and per client within the window; 0: no limit.
     pub login_max_failures: u32,
     pub login_window_secs: u64,
 }
 
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field(
-                "jwt_secret",
-                &if self.jwt_secret.is_empty() {
-                    "<unset>"
-                } else {
-                    "<redacted>"
-                },
-            )
-            .field("token_ttl_secs", &self.token_ttl_secs)
-            .field("login_max_failures", &self.login_max_failures)
-            .field("login_window_secs", &self.login_window_secs)
-            .finish()
-    }
-}
-
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MlConfig {
     pub url: String,
-    pub token: String,
+    /// `Debug` prints it redacted.
+    pub token: SecretString,
     pub default_profile: String,
     pub decision_threshold: f64,
     pub max_in_flight: u32,
@@ -228,33 +189,6 @@ pub struct MlConfig {
     pub engine_key_images: bool,
     pub engine_key_slices: usize,
     pub engine_image_size: usize,
-}
-
-impl fmt::Debug for MlConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MlConfig")
-            .field("url", &self.url)
-            .field("token", &redacted(&self.token))
-            .field("default_profile", &self.default_profile)
-            .field("decision_threshold", &self.decision_threshold)
-            .field("max_in_flight", &self.max_in_flight)
-            .field("request_timeout_secs", &self.request_timeout_secs)
-            .field("connect_timeout_secs", &self.connect_timeout_secs)
-            .field("processing_timeout_secs", &self.processing_timeout_secs)
-            .field("dispatch_deadline_secs", &self.dispatch_deadline_secs)
-            .field("max_attempts", &self.max_attempts)
-            .field("max_report_bytes", &self.max_report_bytes)
-            .field("max_report_rows", &self.max_report_rows)
-            .field("callback_url", &self.callback_url)
-            .field("dispatch", &self.dispatch)
-            .field("poll_interval_ms", &self.poll_interval_ms)
-            .field("worker_id", &self.worker_id)
-            .field("engine_threads", &self.engine_threads)
-            .field("engine_key_images", &self.engine_key_images)
-            .field("engine_key_slices", &self.engine_key_slices)
-            .field("engine_image_size", &self.engine_image_size)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -408,10 +342,11 @@ impl Config {
                 "cors.allowed_origins: {origin:?} is not \"*\" or an origin like https://host[:port]"
             )));
         }
-        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {
+        let jwt_secret = self.auth.jwt_secret.expose_secret();
+        if !jwt_secret.is_empty() && jwt_secret.len() < 32 {
             return fail("auth.jwt_secret must be at least 32 bytes");
         }
-        if !self.ml.url.trim().is_empty() && self.ml.token.is_empty() {
+        if !self.ml.url.trim().is_empty() && self.ml.token.expose_secret().is_empty() {
             return fail(
                 "ml.url needs ml.token (ML_SERVICE_TOKEN): the completion callback always requires it",
             );
@@ -433,7 +368,7 @@ impl Config {
         if self.blobs.part_size < 5 << 20 {
             return fail("blobs.part_size must be at least 5 MiB (an S3 rule)");
         }
-        if self.is_production() && self.auth.jwt_secret.is_empty() {
+        if self.is_production() && jwt_secret.is_empty() {
             return fail("production needs auth.jwt_secret (TRIAGE__AUTH__JWT_SECRET), 32+ bytes");
         }
         Ok(())

@@ -43,7 +43,7 @@ async fn run(app: App, worker: String, poll: Duration, mut stopped: watch::Recei
         Err(err) => tracing::warn!(worker, error = %err, "could not release earlier leases"),
     }
     // Any queued job announced anywhere (another replica's upload too) wakes the loop.
-    let mut events = app.ports().events.subscribe();
+    let mut events = app.job_changes();
     let mut batches = JoinSet::new();
     tracing::info!(worker, "dispatcher started");
     'dispatch: loop {

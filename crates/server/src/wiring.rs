@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use triage_app::{
     AcceptPolicy, App, AuthSettings, CorsSettings, JobDefaults, MlSettings, Ports, Settings,
     UploadSettings, WebSettings, WsSettings,
@@ -111,8 +112,8 @@ async fn stores(config: &Config) -> Result<Stores, ServerError> {
 /// The JWT secret: the configured one, or (outside production) one generated once and kept in
 /// the data directory, readable by the owner only.
 fn jwt_secret(config: &Config) -> Result<String, ServerError> {
-    if !config.auth.jwt_secret.is_empty() {
-        return Ok(config.auth.jwt_secret.clone());
+    if !config.auth.jwt_secret.expose_secret().is_empty() {
+        return Ok(config.auth.jwt_secret.expose_secret().to_owned());
     }
     if config.is_production() {
         return Err(ServerError::Config(
@@ -242,7 +243,7 @@ fn ml_settings(config: &Config, addr: Option<SocketAddr>) -> MlSettings {
     };
     let request_timeout = Duration::from_secs(ml.request_timeout_secs);
     MlSettings {
-        token: ml.token.clone(),
+        token: ml.token.expose_secret().to_owned(),
         max_in_flight: ml.max_in_flight,
         // Longer than the longest /infer call, so a live dispatcher never loses its job.
         lease: request_timeout + Duration::from_secs(30),
@@ -267,7 +268,7 @@ async fn blob_store(config: &Config) -> Result<Arc<dyn BlobStore>, ServerError> 
         blobs.endpoint.trim(),
         &blobs.bucket,
         &blobs.access_key,
-        &blobs.secret_key,
+        blobs.secret_key.expose_secret(),
     );
     options.region = blobs.region.clone();
     options.create_bucket = blobs.create_bucket;
@@ -301,7 +302,7 @@ fn inference(
         return Ok(Arc::new(local));
     }
     let mut options = HttpInferenceOptions::new(ml.url.trim());
-    options.token = ml.token.clone();
+    options.token = ml.token.expose_secret().to_owned();
     options.bucket = config.blobs.bucket.clone();
     options.request_timeout = Duration::from_secs(ml.request_timeout_secs);
     options.connect_timeout = Duration::from_secs(ml.connect_timeout_secs);

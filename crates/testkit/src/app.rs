@@ -55,7 +55,7 @@ impl TestApp {
         config.data_dir = data.path().to_path_buf();
         config.server.bind = "127.0.0.1:0".into();
         config.server.workers = 2;
-        config.auth.jwt_secret = format!("test-secret-{}", uuid::Uuid::new_v4());
+        config.auth.jwt_secret = format!("test-secret-{}", uuid::Uuid::new_v4()).into();
         // Tests drive dispatching step by step (`dispatch`) unless they turn the loop on.
         config.ml.dispatch = false;
         tweak(&mut config);
@@ -95,7 +95,7 @@ impl TestApp {
             config.blobs.bucket = s3.bucket.clone();
             config.blobs.region = s3.region.clone();
             config.blobs.access_key = s3.access_key.clone();
-            config.blobs.secret_key = s3.secret_key.clone();
+            config.blobs.secret_key = s3.secret_key.clone().into();
             config.blobs.create_bucket = false;
             tweak(config);
         })

@@ -51,7 +51,7 @@ async fn s3_going_away_mid_upload_is_a_503_that_leaves_nothing() {
         c.blobs.endpoint = endpoint;
         c.blobs.bucket = s3.bucket.clone();
         c.blobs.access_key = s3.access_key.clone();
-        c.blobs.secret_key = s3.secret_key.clone();
+        c.blobs.secret_key = s3.secret_key.clone().into();
         c.blobs.create_bucket = false;
         c.blobs.timeout_secs = 5;
     })

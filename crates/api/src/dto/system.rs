@@ -36,3 +36,12 @@ pub(crate) struct Check {
     pub ok: bool,
     pub latency_ms: u64,
 }
+
+impl From<triage_app::Probe> for Check {
+    fn from(probe: triage_app::Probe) -> Self {
+        Self {
+            ok: probe.ok,
+            latency_ms: u64::try_from(probe.latency.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}

@@ -1,21 +1,14 @@
 //! Liveness, readiness, the OpenAPI document and its Swagger UI.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use triage_app::App;
-use triage_domain::DomainResult;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::resource;
-use crate::dto::system::{Check, HealthResponse, ReadyChecks, ReadyResponse};
+use crate::dto::system::{HealthResponse, ReadyChecks, ReadyResponse};
 use crate::openapi::lang::{Lang, localize};
 use crate::openapi::{openapi, public_openapi};
-
-/// How long one readiness probe may take before its dependency counts as down.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     let doc = web::Data::new(Documents::new(&openapi()));
@@ -61,26 +54,8 @@ pub(crate) async fn health() -> web::Json<HealthResponse> {
     )
 )]
 pub(crate) async fn ready(app: web::Data<App>) -> HttpResponse {
-    let ports = app.ports();
-    let ml_health = async {
-        let report = ports.inference.health().await?;
-        if report.healthy {
-            Ok(())
-        } else {
-            Err(triage_domain::DomainError::Unavailable {
-                service: "ml",
-                detail: "the service reports itself unhealthy".into(),
-                retry_after_secs: None,
-            })
-        }
-    };
-    let (database, blobs, ml) = futures_util::join!(
-        probe("database", ports.jobs.ping()),
-        probe("blobs", ports.blobs.ping()),
-        probe("ml", ml_health)
-    );
-    let ok = database.ok && blobs.ok;
-    let status = match (ok, ml.ok) {
+    let readiness = app.readiness().await;
+    let status = match (readiness.serving(), readiness.ml.ok) {
         (false, _) => "unavailable",
         (true, false) => "degraded",
         (true, true) => "ok",
@@ -88,33 +63,16 @@ pub(crate) async fn ready(app: web::Data<App>) -> HttpResponse {
     let body = ReadyResponse {
         status,
         checks: ReadyChecks {
-            database,
-            blobs,
-            ml,
+            database: readiness.database.into(),
+            blobs: readiness.blobs.into(),
+            ml: readiness.ml.into(),
         },
     };
-    if ok {
+    if readiness.serving() {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
-}
-
-async fn probe(name: &'static str, ping: impl Future<Output = DomainResult<()>>) -> Check {
-    let started = Instant::now();
-    let ok = match tokio::time::timeout(PROBE_TIMEOUT, ping).await {
-        Ok(Ok(())) => true,
-        Ok(Err(err)) => {
-            tracing::warn!(dependency = name, error = %err, "readiness probe failed");
-            false
-        }
-        Err(_) => {
-            tracing::warn!(dependency = name, "readiness probe timed out");
-            false
-        }
-    };
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    Check { ok, latency_ms }
 }
 
 /// Prometheus metrics: HTTP requests and latency by route template, jobs by status, queue

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use secrecy::ExposeSecret;
+
 use crate::Problems;
 use crate::compose::Compose;
 use crate::env::{Known, Role, TRIAGE_STOP_SECS, image_repo, load_config};
@@ -135,7 +137,11 @@ fn compose_services_load_their_config_and_reach_each_other() {
             },
         );
         let pairs = [
-            ("TRIAGE__ML__TOKEN", &config.ml.token, "ML_SERVICE_TOKEN"),
+            (
+                "TRIAGE__ML__TOKEN",
+                &config.ml.token.expose_secret().to_owned(),
+                "ML_SERVICE_TOKEN",
+            ),
             (
                 "TRIAGE__BLOBS__ENDPOINT",
                 &config.blobs.endpoint,
@@ -153,7 +159,7 @@ fn compose_services_load_their_config_and_reach_each_other() {
             ),
             (
                 "TRIAGE__BLOBS__SECRET_KEY",
-                &config.blobs.secret_key,
+                &config.blobs.secret_key.expose_secret().to_owned(),
                 "MINIO_SECRET_KEY",
             ),
         ];

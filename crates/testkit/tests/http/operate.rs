@@ -554,7 +554,7 @@ async fn the_static_dir_never_serves_a_file_outside_it() {
 fn a_static_dir_without_index_html_is_a_config_error() {
     let empty = tempfile::tempdir().unwrap();
     let mut config = triage_server::Config::embedded_defaults().unwrap();
-    config.auth.jwt_secret = "s".repeat(32);
+    config.auth.jwt_secret = "s".repeat(32).into();
     config.web.static_dir = empty.path().to_string_lossy().into_owned();
     let err = triage_server::wiring::settings(&config, None).unwrap_err();
     assert!(err.to_string().contains("web.static_dir"), "{err}");

@@ -82,7 +82,7 @@ async fn two_replicas_never_hand_one_job_over_twice_at_once() {
             c.blobs.endpoint = s3.endpoint.clone();
             c.blobs.bucket = s3.bucket.clone();
             c.blobs.access_key = s3.access_key.clone();
-            c.blobs.secret_key = s3.secret_key.clone();
+            c.blobs.secret_key = s3.secret_key.clone().into();
             c.blobs.create_bucket = false;
             c.ml.url = ml_url;
             c.ml.token = ML_TOKEN.into();

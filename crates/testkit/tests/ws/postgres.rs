@@ -25,7 +25,7 @@ async fn replicas(db: &TestDb) -> (TestApp, TestApp) {
         let (url, secret) = (db.url().to_owned(), secret.clone());
         spawn_with(move |config| {
             config.database.url = url;
-            config.auth.jwt_secret = secret;
+            config.auth.jwt_secret = secret.into();
         })
     };
     let a = replica().await;
