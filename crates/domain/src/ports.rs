@@ -6,6 +6,7 @@ mod blobs;
 mod events;
 mod inference;
 mod jobs;
+mod studies;
 mod users;
 
 pub use blobs::{BlobBody, BlobMeta, BlobReader, BlobStore, ByteStream};
@@ -14,4 +15,5 @@ pub use inference::{
     Completion, CompletionStatus, HealthReport, Inference, InferenceRequest, Submission,
 };
 pub use jobs::JobStore;
+pub use studies::{AuditStore, StudyStore};
 pub use users::UserStore;

@@ -24,6 +24,7 @@ mod pg;
 mod queue;
 mod schema;
 mod sqlite;
+mod studies;
 mod users;
 
 use std::fmt;

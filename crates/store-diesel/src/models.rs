@@ -19,7 +19,7 @@ pub(crate) fn to_db_time(instant: DateTime<Utc>) -> NaiveDateTime {
     instant.trunc_subsecs(6).naive_utc()
 }
 
-fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {
+pub(crate) fn from_db_time(stored: NaiveDateTime) -> DateTime<Utc> {
     stored.and_utc()
 }
 
@@ -33,7 +33,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
 
-fn parse_uuid<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
+pub(crate) fn parse_uuid<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
     value.parse().map_err(|_| corrupt(what, value))
 }
 
