@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, FieldErrorBody};
-use crate::routes::{auth, files, internal, jobs, system, users, ws};
+use crate::routes::{auth, files, internal, jobs, studies, system, users, ws};
 
 /// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -73,6 +73,10 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         jobs::zip_info,
         jobs::results,
         jobs::download::download_report,
+        studies::list_studies,
+        studies::get_study,
+        studies::review_study,
+        studies::list_audit,
         files::upload_file,
         files::list_files,
         files::download_file,
@@ -93,6 +97,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "User administration: admins see everyone, users themselves"),
         (name = "jobs", description = "Uploads, their analysis and its results"),
+        (name = "studies", description = "The triage worklist across uploads, studies, reviews and the audit trail"),
         (name = "files", description = "A per-user object area: upload, list, download, delete, share by URL"),
         (name = "live", description = "Live job updates over WebSocket"),
         (name = "system", description = "Health, readiness and this document"),

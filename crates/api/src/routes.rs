@@ -5,6 +5,7 @@ pub(crate) mod auth;
 pub(crate) mod files;
 pub(crate) mod internal;
 pub(crate) mod jobs;
+pub(crate) mod studies;
 pub(crate) mod system;
 pub(crate) mod users;
 pub(crate) mod ws;
@@ -18,6 +19,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .configure(auth::configure)
         .configure(users::configure)
         .configure(jobs::configure)
+        .configure(studies::configure)
         .configure(files::configure)
         .configure(internal::configure)
         .configure(ws::configure);

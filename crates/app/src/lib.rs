@@ -16,13 +16,16 @@ mod metrics;
 mod ml;
 mod range;
 mod settings;
+mod studies;
 mod watch;
 mod ws_settings;
 
 use std::sync::Arc;
 
 use triage_domain::Clock;
-use triage_domain::ports::{BlobStore, Inference, JobEvents, JobStore, UserStore};
+use triage_domain::ports::{
+    AuditStore, BlobStore, Inference, JobEvents, JobStore, StudyStore, UserStore,
+};
 
 pub use accounts::{LoginOutcome, Registration, UserUpdate};
 pub use auth::Caller;
@@ -36,6 +39,10 @@ pub use settings::{
     AcceptPolicy, AuthSettings, CorsSettings, DEFAULT_JSON_LIMIT, JobDefaults, Settings,
     UploadSettings, WebSettings,
 };
+pub use studies::{
+    AccessContext, MAX_STUDY_PAGE, ReviewForm, StudyList, StudyQuery, check_uid, decode_cursor,
+    encode_cursor,
+};
 pub use watch::{JobFrame, JobNews, JobStatusView, JobWatch, JobsWatch, WatchStep, Watcher};
 pub use ws_settings::WsSettings;
 
@@ -46,6 +53,10 @@ use auth::{LoginThrottle, Passwords, Tokens};
 pub struct Ports {
     pub users: Arc<dyn UserStore>,
     pub jobs: Arc<dyn JobStore>,
+    /// Studies, analyses and reviews (written by `jobs` inside its transactions).
+    pub studies: Arc<dyn StudyStore>,
+    /// The append-only audit trail.
+    pub audit: Arc<dyn AuditStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub events: Arc<dyn JobEvents>,
     pub inference: Arc<dyn Inference>,

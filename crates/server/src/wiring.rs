@@ -76,19 +76,45 @@ pub async fn migrate(config: &Config) -> Result<(), ServerError> {
     Ok(())
 }
 
-async fn stores(config: &Config) -> Result<(Arc<dyn UserStore>, Arc<dyn JobStore>), ServerError> {
+/// The four store ports, all on the one database.
+struct Stores {
+    users: Arc<dyn UserStore>,
+    jobs: Arc<dyn JobStore>,
+    studies: Arc<dyn triage_domain::ports::StudyStore>,
+    audit: Arc<dyn triage_domain::ports::AuditStore>,
+}
+
+impl Stores {
+    fn of<S>(store: S) -> Self
+    where
+        S: UserStore
+            + JobStore
+            + triage_domain::ports::StudyStore
+            + triage_domain::ports::AuditStore
+            + Clone,
+    {
+        Self {
+            users: Arc::new(store.clone()),
+            jobs: Arc::new(store.clone()),
+            studies: Arc::new(store.clone()),
+            audit: Arc::new(store),
+        }
+    }
+}
+
+async fn stores(config: &Config) -> Result<Stores, ServerError> {
     let options = pool_options(config);
     match Database::from_config(config)? {
         Database::Sqlite(path) => {
             let store = SqliteStore::open(&path, &options).await?;
-            Ok((Arc::new(store.clone()), Arc::new(store)))
+            Ok(Stores::of(store))
         }
         Database::Postgres(url) => {
             if config.database.migrate_on_start {
                 triage_store_diesel::migrate_postgres(&url).await?;
             }
             let store = PgStore::connect(&url, &options)?;
-            Ok((Arc::new(store.clone()), Arc::new(store)))
+            Ok(Stores::of(store))
         }
     }
 }
@@ -320,12 +346,19 @@ pub async fn build_app_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<App, ServerError> {
     let settings = settings(config, addr)?;
-    let (users, jobs) = stores(config).await?;
+    let Stores {
+        users,
+        jobs,
+        studies,
+        audit,
+    } = stores(config).await?;
     let blobs = blob_store(config).await?;
     let inference = inference(config, &blobs)?;
     let ports = Ports {
         users,
         jobs,
+        studies,
+        audit,
         blobs,
         inference,
         events: job_events(config).await?,

@@ -38,6 +38,10 @@ fn every_implemented_route_of_api_md_is_documented() {
         ("/signed/files/{user_id}/{filename}", &["get"]),
         ("/ws/jobs/{id}", &["get"]),
         ("/ws/jobs", &["get"]),
+        ("/studies", &["get"]),
+        ("/studies/{study_uid}", &["get"]),
+        ("/studies/{study_uid}/review", &["post"]),
+        ("/audit", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in expected {

@@ -42,6 +42,19 @@ impl Stores {
     }
 }
 
+impl Stores {
+    /// The store ports of a running application (HTTP tests seed studies through them).
+    pub fn from_ports(ports: &triage_app::Ports) -> Self {
+        Self {
+            users: ports.users.clone(),
+            jobs: ports.jobs.clone(),
+            studies: ports.studies.clone(),
+            audit: ports.audit.clone(),
+            _keep: Box::new(()),
+        }
+    }
+}
+
 /// Stamps one `#[tokio::test]` per case of the user and job suites. `$factory` is an async
 /// expression evaluated once per test, returning `Option<Stores>` on a fresh database; `None`
 /// skips the backend (the factory prints the `skipping:` line, or panics under `CI=true`).

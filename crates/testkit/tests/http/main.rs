@@ -10,6 +10,7 @@ mod bad_uploads;
 mod files;
 mod jobs_flow;
 mod operate;
+mod studies;
 mod system;
 
 use triage_server::Config;

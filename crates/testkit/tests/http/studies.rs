@@ -1,0 +1,377 @@
+//! The worklist, study detail, reviews and the audit trail over HTTP. Studies are seeded
+//! through the application's store ports (jobs created and completed as the dispatcher
+//! would), except in the upload test, which goes through the real upload and analysis.
+
+use reqwest::Response;
+use serde_json::{Value, json};
+use triage_domain::{ReportRow, UserId};
+use triage_testkit::contract::studies::{job_with, rows, succeed};
+use triage_testkit::contract::users::Stores;
+use triage_testkit::{Actor, TestApp, ok_json};
+
+fn owner_of(actor: &Actor) -> UserId {
+    actor.id.parse().unwrap()
+}
+
+/// The worklist rank mix of the store contract, for `actor`; returns the expected order.
+async fn seed(app: &TestApp, actor: &Actor) -> Vec<String> {
+    let stores = Stores::from_ports(app.app().ports());
+    let owner = owner_of(actor);
+    let all = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.8"];
+    let job = job_with(&stores, owner, 1, &all).await;
+    let mut report = rows(&[
+        ("1.1", &[0.6]),
+        ("1.2", &[0.95]),
+        ("1.3", &[0.2]),
+        ("1.4", &[0.45]),
+        ("1.6", &[0.7]),
+        ("1.8", &[0.99]),
+    ]);
+    report.push(ReportRow {
+        study_uid: Some("1.5".to_owned()),
+        error: Some("broken".to_owned()),
+        ..ReportRow::default()
+    });
+    succeed(&stores, job, 2, report).await;
+    job_with(&stores, owner, 3, &["1.7"]).await; // pending
+    let reviewed = review(
+        app,
+        actor,
+        "1.8",
+        json!({"label": "pathology", "agrees_with_ai": true}),
+    )
+    .await;
+    assert_eq!(reviewed.status().as_u16(), 200);
+    ["1.2", "1.6", "1.1", "1.5", "1.4", "1.3", "1.7", "1.8"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+async fn review(app: &TestApp, actor: &Actor, uid: &str, body: Value) -> Response {
+    app.client
+        .post(app.url(&format!("/studies/{uid}/review")))
+        .header("Authorization", actor.bearer())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn uids(app: &TestApp, actor: &Actor, query: &str) -> Vec<String> {
+    let page = ok_json(app.get(&format!("/studies?{query}"), actor).await, 200).await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["study_uid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn field_error(response: Response) -> String {
+    let body = ok_json(response, 422).await;
+    assert_eq!(body["code"], "validation_failed", "{body}");
+    body["fields"][0]["field"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_worklist_orders_filters_and_pages() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let alice = app.new_user().await;
+    let expected = seed(&app, &alice).await;
+    assert_eq!(uids(&app, &alice, "").await, expected);
+
+    let page = ok_json(app.get("/studies?limit=1", &alice).await, 200).await;
+    let item = &page["items"][0];
+    assert_eq!(item["study_uid"], "1.2");
+    assert_eq!(item["status"], "analysed");
+    assert_eq!(item["probability_of_pathology"], 0.95);
+    assert_eq!(item["pathology"], true);
+    assert_eq!(item["most_dangerous_pathology_type"], "finding 0");
+    assert_eq!(item["series_count"], 2);
+    assert_eq!(item["source"], "upload");
+    assert_eq!(item["reviewed"], false);
+    assert!(item["review"].is_null());
+    assert!(item["job_id"].is_string() && item["received_at"].is_string());
+    let reviewed = ok_json(app.get("/studies?reviewed=true", &alice).await, 200).await;
+    assert_eq!(reviewed["items"][0]["review"]["label"], "pathology");
+    assert_eq!(
+        reviewed["items"][0]["review"]["reviewer"],
+        alice.username.as_str()
+    );
+
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    assert_eq!(uids(&app, &alice, "status=failed").await, s(&["1.5"]));
+    assert_eq!(uids(&app, &alice, "status=pending").await, s(&["1.7"]));
+    assert_eq!(
+        uids(&app, &alice, "pathology=true").await,
+        s(&["1.2", "1.6", "1.1", "1.8"])
+    );
+    assert_eq!(uids(&app, &alice, "reviewed=false").await.len(), 7);
+    assert_eq!(uids(&app, &alice, "finding=finding%200").await.len(), 6);
+    assert_eq!(
+        uids(&app, &alice, "received_from=2030-01-02T03:04:08.123456Z").await,
+        s(&["1.7"])
+    );
+    assert_eq!(
+        uids(&app, &alice, "received_to=2030-01-02T03:04:07.123456Z")
+            .await
+            .len(),
+        7
+    );
+    assert_eq!(
+        uids(&app, &alice, "source=dicom").await,
+        Vec::<String>::new()
+    );
+    assert_eq!(uids(&app, &alice, "q=1.3").await, s(&["1.3"]));
+
+    // Pages of two while studies keep arriving: nothing skipped, nothing repeated.
+    let stores = Stores::from_ports(app.app().ports());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for round in 0.. {
+        let path = match &cursor {
+            Some(c) => format!("/studies?limit=2&cursor={c}"),
+            None => "/studies?limit=2".to_owned(),
+        };
+        let page = ok_json(app.get(&path, &alice).await, 200).await;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["study_uid"].as_str().unwrap().to_owned()),
+        );
+        job_with(
+            &stores,
+            owner_of(&alice),
+            10 + round,
+            &[&format!("2.{round}")],
+        )
+        .await;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let originals: Vec<String> = seen
+        .iter()
+        .filter(|u| u.starts_with("1."))
+        .cloned()
+        .collect();
+    assert_eq!(originals, expected);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "{seen:?}");
+
+    for (query, field) in [
+        ("cursor=zz", "cursor"),
+        ("cursor=3130", "cursor"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("status=done", "status"),
+        ("pathology=maybe", "pathology"),
+        ("reviewed=1x", "reviewed"),
+        ("received_from=yesterday", "received_from"),
+        ("received_to=2030-13-01", "received_to"),
+        ("source=pacs", "source"),
+        ("q=abc", "q"),
+        ("owner=nobody", "owner"),
+    ] {
+        let response = app.get(&format!("/studies?{query}"), &alice).await;
+        assert_eq!(field_error(response).await, field, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn another_users_study_is_not_found_and_admins_see_everyone() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let alice = app.new_user().await;
+    let mallory = app.new_user().await;
+    let admin = app.new_admin().await;
+    seed(&app, &alice).await;
+
+    assert!(uids(&app, &mallory, "").await.is_empty());
+    for path in ["/studies/1.2", "/api/studies/1.2", "/studies/1.2?owner=x"] {
+        let response = app.get(path, &mallory).await;
+        let status = response.status().as_u16();
+        assert!(status == 404 || status == 422, "{path}: {status}");
+    }
+    assert_eq!(
+        app.get("/studies/1.2", &mallory).await.status().as_u16(),
+        404
+    );
+    assert_eq!(app.get("/studies/9.9", &alice).await.status().as_u16(), 404);
+    assert_eq!(
+        app.get("/studies/not-a-uid", &alice)
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    let refused = review(&app, &mallory, "1.2", json!({"label": "normal"})).await;
+    assert_eq!(refused.status().as_u16(), 404);
+    // A user's `?owner=` cannot reach someone else's study.
+    let sneaky = app
+        .get(&format!("/studies/1.2?owner={}", alice.id), &mallory)
+        .await;
+    assert_eq!(sneaky.status().as_u16(), 404);
+    assert!(
+        uids(&app, &mallory, &format!("owner={}", alice.id))
+            .await
+            .is_empty()
+    );
+
+    assert_eq!(uids(&app, &admin, "").await.len(), 8);
+    assert_eq!(
+        uids(&app, &admin, &format!("owner={}", mallory.id))
+            .await
+            .len(),
+        0
+    );
+    assert_eq!(
+        uids(&app, &admin, &format!("owner={}", alice.id))
+            .await
+            .len(),
+        8
+    );
+    let detail = ok_json(app.get("/studies/1.2", &admin).await, 200).await;
+    assert_eq!(detail["owner_id"], alice.id.as_str());
+    let by_admin = review(
+        &app,
+        &admin,
+        "1.2",
+        json!({"label": "normal", "note": "ok"}),
+    )
+    .await;
+    assert_eq!(by_admin.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn reviews_replace_keep_history_sink_and_are_audited() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let alice = app.new_user().await;
+    let admin = app.new_admin().await;
+    seed(&app, &alice).await;
+
+    let bad = review(&app, &alice, "1.2", json!({"label": "maybe"})).await;
+    assert_eq!(field_error(bad).await, "label");
+    let first = ok_json(
+        review(
+            &app,
+            &alice,
+            "1.2",
+            json!({"label": "normal", "agrees_with_ai": false, "note": "артефакт"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(first["reviewed"], true);
+    assert_eq!(first["review"]["agrees_with_ai"], false);
+    let order = uids(&app, &alice, "").await;
+    assert_eq!(order.first().map(String::as_str), Some("1.6"));
+    assert!(
+        order.ends_with(&["1.8".to_owned(), "1.2".to_owned()])
+            || order.ends_with(&["1.2".to_owned(), "1.8".to_owned()])
+    );
+    ok_json(
+        review(&app, &alice, "1.2", json!({"label": "pathology"})).await,
+        200,
+    )
+    .await;
+
+    let detail = ok_json(
+        app.client
+            .get(app.url("/studies/1.2"))
+            .header("Authorization", alice.bearer())
+            .header("X-Request-Id", "audit-probe-1")
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(detail["review"]["label"], "pathology");
+    let history: Vec<&str> = detail["reviews"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["pathology", "normal"]);
+    assert_eq!(detail["analyses"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["series"].as_array().unwrap().len(), 1);
+
+    assert_eq!(app.get("/audit", &alice).await.status().as_u16(), 403);
+    let audit = ok_json(
+        app.get(&format!("/audit?study=1.2&user={}", alice.id), &admin)
+            .await,
+        200,
+    )
+    .await;
+    let items = audit["items"].as_array().unwrap();
+    let actions: Vec<&str> = items
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["study.detail", "study.review", "study.review"]);
+    assert_eq!(items[0]["request_id"], "audit-probe-1");
+    assert_eq!(items[0]["client_addr"], "127.0.0.1");
+    assert_eq!(items[0]["username"], alice.username.as_str());
+    let page = ok_json(
+        app.get("/audit?limit=1&action=study.review", &admin).await,
+        200,
+    )
+    .await;
+    let next = page["next_cursor"].as_str().unwrap().to_owned();
+    let rest = ok_json(
+        app.get(
+            &format!("/audit?limit=5&action=study.review&cursor={next}"),
+            &admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    // Reviews of 1.8 (seed), 1.2 twice: three in all, one on the first page.
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+    assert_ne!(rest["items"][0]["id"], page["items"][0]["id"]);
+    let bad = app.get("/audit?cursor=xyz", &admin).await;
+    assert_eq!(field_error(bad).await, "cursor");
+}
+
+#[tokio::test]
+async fn an_analysed_upload_becomes_a_study() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let alice = app.new_user().await;
+    let job = ok_json(app.upload_fixture(&alice, "ct-normal.zip").await, 201).await;
+    let pending = ok_json(app.get("/studies", &alice).await, 200).await;
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
+    assert_eq!(pending["items"][0]["status"], "pending");
+    app.dispatch().await;
+    let page = ok_json(app.get("/studies", &alice).await, 200).await;
+    let study = &page["items"][0];
+    assert_eq!(study["status"], "analysed", "{study}");
+    assert_eq!(study["job_id"], job["id"]);
+    assert_eq!(study["pathology"], false);
+    assert!(study["series_count"].as_u64().unwrap() >= 1);
+    assert!(
+        study["modalities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("CT"))
+    );
+    let uid = study["study_uid"].as_str().unwrap();
+    let detail = ok_json(app.get(&format!("/studies/{uid}"), &alice).await, 200).await;
+    assert_eq!(detail["series"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["analyses"][0]["job_id"], job["id"]);
+}
