@@ -2,6 +2,7 @@
 //! serving what they hold. Creation from an upload lives in `jobs/upload.rs`.
 
 mod download;
+mod reuse;
 mod upload;
 
 pub use download::Download;

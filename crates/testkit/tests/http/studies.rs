@@ -374,4 +374,86 @@ async fn an_analysed_upload_becomes_a_study() {
     let detail = ok_json(app.get(&format!("/studies/{uid}"), &alice).await, 200).await;
     assert_eq!(detail["series"].as_array().unwrap().len(), 1);
     assert_eq!(detail["analyses"][0]["job_id"], job["id"]);
+
+    let id = job["id"].as_str().unwrap();
+    ok_json(app.get(&format!("/jobs/{id}/results"), &alice).await, 200).await;
+    let report = app.get(&format!("/jobs/{id}/results.xlsx"), &alice).await;
+    assert_eq!(report.status().as_u16(), 200);
+    let admin = app.new_admin().await;
+    let audit = ok_json(app.get(&format!("/audit?job={id}"), &admin).await, 200).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["job.report", "job.results"]);
+}
+
+#[tokio::test]
+async fn the_same_upload_is_analysed_once_unless_reanalyse_is_asked() {
+    use reqwest::multipart::{Form, Part};
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let alice = app.new_user().await;
+    let bytes = std::fs::read(triage_testkit::fixture("ct-normal.zip")).unwrap();
+    let first = ok_json(app.upload(&alice, "a.zip", bytes.clone()).await, 201).await;
+    let report = app.dispatch().await;
+    assert_eq!(report.completed, 1, "{report:?}");
+
+    // Same content, profile and threshold: no handover to the analysis at all.
+    let second = ok_json(app.upload(&alice, "b.zip", bytes.clone()).await, 201).await;
+    assert_eq!(second["status"], "succeeded", "{second}");
+    let reason = second["status_reason"].as_str().unwrap();
+    assert!(reason.contains(first["id"].as_str().unwrap()), "{reason}");
+    let report = app.dispatch().await;
+    assert_eq!((report.claimed, report.completed), (0, 0), "{report:?}");
+    let (app_ref, alice_ref) = (&app, &alice);
+    let results = |id: &Value| {
+        let path = format!("/jobs/{}/results", id.as_str().unwrap());
+        async move { ok_json(app_ref.get(&path, alice_ref).await, 200).await["results"].clone() }
+    };
+    assert_eq!(results(&first["id"]).await, results(&second["id"]).await);
+    let xlsx = app
+        .get(
+            &format!("/jobs/{}/results.xlsx", second["id"].as_str().unwrap()),
+            &alice,
+        )
+        .await;
+    assert_eq!(xlsx.status().as_u16(), 200);
+    // Deleting the first job leaves the second's report in place.
+    let deleted = app
+        .client
+        .delete(app.url(&format!("/jobs/{}", first["id"].as_str().unwrap())))
+        .header("Authorization", alice.bearer())
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let xlsx = app
+        .get(
+            &format!("/jobs/{}/results.xlsx", second["id"].as_str().unwrap()),
+            &alice,
+        )
+        .await;
+    assert_eq!(xlsx.status().as_u16(), 200);
+
+    // A different threshold is a different analysis; so is reanalyse=true.
+    let form = Form::new()
+        .part("file", Part::bytes(bytes.clone()).file_name("c.zip"))
+        .text("reanalyse", "true");
+    let third = ok_json(app.post_form("/jobs", &alice, form).await, 201).await;
+    assert_eq!(third["status"], "queued");
+    let report = app.dispatch().await;
+    assert_eq!(report.completed, 1, "{report:?}");
+    let form = Form::new()
+        .part("file", Part::bytes(bytes).file_name("d.zip"))
+        .text("reanalyse", "perhaps");
+    let refused = app.post_form("/jobs", &alice, form).await;
+    assert_eq!(field_error(refused).await, "reanalyse");
+    // Another user's identical upload is analysed for them.
+    let bob = app.new_user().await;
+    let theirs = ok_json(app.upload_fixture(&bob, "ct-normal.zip").await, 201).await;
+    assert_eq!(theirs["status"], "queued");
 }
