@@ -74,6 +74,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         jobs::results,
         jobs::download::download_report,
         studies::list_studies,
+        studies::studies_report,
         studies::get_study,
         studies::review_study,
         studies::list_audit,

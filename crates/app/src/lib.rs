@@ -40,8 +40,8 @@ pub use settings::{
     UploadSettings, WebSettings,
 };
 pub use studies::{
-    AccessContext, MAX_STUDY_PAGE, ReviewForm, StudyList, StudyQuery, check_uid, decode_cursor,
-    encode_cursor,
+    AccessContext, MAX_EXPORT_STUDIES, MAX_STUDY_PAGE, ReviewForm, StudyList, StudyQuery,
+    check_uid, decode_cursor, encode_cursor,
 };
 pub use watch::{JobFrame, JobNews, JobStatusView, JobWatch, JobsWatch, WatchStep, Watcher};
 pub use ws_settings::WsSettings;

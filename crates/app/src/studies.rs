@@ -1,6 +1,10 @@
 //! Study use cases: the worklist, one study, reviews, and the audit trail of who looked at
 //! what. Someone else's study is "not found" on every route.
 
+mod export;
+
+pub use export::MAX_EXPORT_STUDIES;
+
 use triage_domain::{
     AuditEntry, AuditFilter, JobId, NewAuditEntry, NewReview, ReviewLabel, Study, StudyCursor,
     StudyDetail, StudyFilter, UserId,

@@ -39,6 +39,7 @@ fn every_implemented_route_of_api_md_is_documented() {
         ("/ws/jobs/{id}", &["get"]),
         ("/ws/jobs", &["get"]),
         ("/studies", &["get"]),
+        ("/studies.xlsx", &["get"]),
         ("/studies/{study_uid}", &["get"]),
         ("/studies/{study_uid}/review", &["post"]),
         ("/audit", &["get"]),

@@ -1,6 +1,6 @@
 //! Studies: the triage worklist, one study, reviews; and the audit trail (administrators).
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use triage_app::App;
 
 use super::resource;
@@ -13,6 +13,7 @@ use crate::extract::{Accessor, AuthUser};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/studies", "GET").route(web::get().to(list_studies)))
+        .service(resource("/studies.xlsx", "GET").route(web::get().to(studies_report)))
         .service(resource("/studies/{study_uid}", "GET").route(web::get().to(get_study)))
         .service(
             resource("/studies/{study_uid}/review", "POST").route(web::post().to(review_study)),
@@ -45,6 +46,36 @@ pub(crate) async fn list_studies(
         items: page.items.into_iter().map(StudyResponse::from).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// The LCT report (report.md columns, one row per series) of the current analyses of every
+/// study the same filters select (at most 10,000 studies; `cursor` and `limit` are ignored).
+#[utoipa::path(
+    get, path = "/studies.xlsx", tag = "studies",
+    params(StudyListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The XLSX report", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: a bad filter, or too many studies", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
+    )
+)]
+pub(crate) async fn studies_report(
+    user: AuthUser,
+    app: web::Data<App>,
+    query: web::Query<StudyListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let mut query = query.check()?;
+    query.cursor = None;
+    let bytes = app.studies_report(&user.0, query).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"studies.xlsx\"",
+        ))
+        .body(bytes))
 }
 
 /// One study: its current result, the series rows of that analysis, every analysis version

@@ -457,3 +457,40 @@ async fn the_same_upload_is_analysed_once_unless_reanalyse_is_asked() {
     let theirs = ok_json(app.upload_fixture(&bob, "ct-normal.zip").await, 201).await;
     assert_eq!(theirs["status"], "queued");
 }
+
+/// Data rows (below the header) of an XLSX body, as read by calamine, and the header.
+async fn xlsx_rows(response: Response) -> (Vec<String>, Vec<Vec<String>>) {
+    use calamine::{Reader, Xlsx};
+    assert_eq!(response.status().as_u16(), 200);
+    let bytes = response.bytes().await.unwrap().to_vec();
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+    let mut rows = sheet
+        .rows()
+        .map(|row| row.iter().map(ToString::to_string).collect::<Vec<_>>());
+    let header = rows.next().unwrap();
+    (header, rows.collect())
+}
+
+#[tokio::test]
+async fn the_worklist_exports_as_one_report_row_per_series() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let alice = app.new_user().await;
+    let mallory = app.new_user().await;
+    seed(&app, &alice).await;
+    let (header, rows) = xlsx_rows(app.get("/studies.xlsx", &alice).await).await;
+    assert_eq!(header[0], "path_to_study");
+    let uid = header.iter().position(|h| h == "study_uid").unwrap();
+    let mut uids: Vec<&str> = rows.iter().map(|r| r[uid].as_str()).collect();
+    uids.sort_unstable();
+    // Every finished study's series (1.5's failed one included); pending 1.7 has none.
+    assert_eq!(uids, ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.8"]);
+    let (_, sick) = xlsx_rows(app.get("/studies.xlsx?pathology=true", &alice).await).await;
+    assert_eq!(sick.len(), 4);
+    let (_, none) = xlsx_rows(app.get("/studies.xlsx", &mallory).await).await;
+    assert!(none.is_empty());
+    let bad = app.get("/studies.xlsx?status=done", &alice).await;
+    assert_eq!(field_error(bad).await, "status");
+}
