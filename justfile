@@ -42,6 +42,10 @@ bench-ws watchers="10000" rounds="3":
 bench-engine slices="512" size="512":
     bash benches/engine.sh {{slices}} {{size}}
 
+# 100,000 studies in PostgreSQL: GET /studies, first page and a deep cursor page, at 64 connections.
+bench-worklist studies="100000" connections="64" secs="15":
+    bash benches/worklist.sh {{studies}} {{connections}} {{secs}}
+
 # Every benchmark: upload, engine, WebSocket fan-out.
 bench: bench-upload bench-engine bench-ws
 
