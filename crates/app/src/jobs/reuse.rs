@@ -43,8 +43,10 @@ impl App {
             return Ok(None);
         };
         // The report object is copied (streamed): each job owns its objects, so deleting or
-        // retrying one never takes the other's report away.
-        let key = BlobKey::report(job.id);
+        // retrying one never takes the other's report away. Not to `BlobKey::report`: if a
+        // dispatcher takes the job meanwhile, the analysis writes there, and removing this
+        // copy after losing that race must not remove its report.
+        let key = BlobKey::parse(format!("results/{}.reused.xlsx", job.id))?;
         let body = ports.blobs.get(&report).await?;
         let reader = body.stream.map_err(std::io::Error::other).into_async_read();
         ports.blobs.put(&key, Box::pin(reader), XLSX).await?;
