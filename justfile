@@ -46,8 +46,12 @@ bench-engine slices="512" size="512":
 bench-analyse studies="20" slices="256" size="512":
     bash benches/analyse.sh {{studies}} {{slices}} {{size}}
 
-# Every benchmark: upload, engine, WebSocket fan-out, batch analysis.
-bench: bench-upload bench-engine bench-ws bench-analyse
+# 100,000 studies in PostgreSQL: GET /studies, first page and a deep cursor page, at 64 connections.
+bench-worklist studies="100000" connections="64" secs="15":
+    bash benches/worklist.sh {{studies}} {{connections}} {{secs}}
+
+# Every benchmark: upload, engine, WebSocket fan-out, batch analysis, worklist.
+bench: bench-upload bench-engine bench-ws bench-analyse bench-worklist
 
 # Start a local S3 server (s3s-fs on 127.0.0.1:9000, key minioadmin/minioadmin) for the tests.
 s3:

@@ -9,6 +9,7 @@ pub(crate) mod internal;
 pub(crate) mod inventory;
 pub(crate) mod jobs;
 pub(crate) mod report;
+pub(crate) mod studies;
 pub(crate) mod system;
 pub(crate) mod users;
 

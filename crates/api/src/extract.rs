@@ -3,9 +3,9 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use triage_app::{App, AppError, Caller};
+use triage_app::{AccessContext, App, AppError, Caller};
 
 use crate::error::ApiError;
 
@@ -25,6 +25,39 @@ impl FromRequest for AuthUser {
             let token = token.ok_or(AppError::Unauthenticated("missing bearer token"))?;
             let app = app.ok_or_else(|| AppError::internal("web::Data<App> is not registered"))?;
             Ok(Self(app.authenticate(&token).await?))
+        })
+    }
+}
+
+/// A person's request to something the audit trail records: the caller and where the
+/// request came from (client address, request id).
+#[derive(Debug, Clone)]
+pub struct Accessor {
+    pub caller: Caller,
+    pub ctx: AccessContext,
+}
+
+impl FromRequest for Accessor {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        let trust = req
+            .app_data::<web::Data<App>>()
+            .is_some_and(|app| app.settings().web.trust_forwarded_for);
+        let ctx = AccessContext {
+            client_addr: crate::client::client_ip(req, trust).map(|ip| ip.to_string()),
+            request_id: req
+                .extensions()
+                .get::<crate::observe::RequestId>()
+                .map(|id| id.0.clone()),
+        };
+        Box::pin(async move {
+            Ok(Self {
+                caller: user.await?.0,
+                ctx,
+            })
         })
     }
 }

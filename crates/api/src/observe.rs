@@ -13,6 +13,10 @@ use actix_web::{Error, web};
 use tracing::Instrument;
 use triage_app::App;
 
+/// The request's id, for handlers (the audit trail); set by [`observe`].
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub String);
+
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The middleware; use it as `App::new().wrap(actix_web::middleware::from_fn(observe))`.
@@ -29,6 +33,7 @@ pub async fn observe(
         .and_then(|value| value.to_str().ok())
         .filter(|id| is_sane(id))
         .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned);
+    actix_web::HttpMessage::extensions_mut(&req).insert(RequestId(request_id.clone()));
     let method = req.method().to_string();
     let app = req.app_data::<web::Data<App>>().cloned();
     let span = tracing::info_span!("request", request_id = %request_id, %method);

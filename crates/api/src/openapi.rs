@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, FieldErrorBody};
 use crate::openapi::json_bodies::JsonBodyRefusals;
-use crate::routes::{auth, evaluations, files, internal, jobs, system, users, ws};
+use crate::routes::{auth, evaluations, files, internal, jobs, studies, system, users, ws};
 
 /// The OpenAPI document, also served at `/openapi.json` (and `/api/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -78,6 +78,11 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         jobs::artefacts::image,
         jobs::artefacts::mask,
         jobs::artefacts::seg,
+        studies::list_studies,
+        studies::studies_report,
+        studies::get_study,
+        studies::review_study,
+        studies::list_audit,
         files::upload_file,
         files::list_files,
         files::download_file,
@@ -106,6 +111,7 @@ pub fn public_openapi() -> utoipa::openapi::OpenApi {
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "User administration: admins see everyone, users themselves"),
         (name = "jobs", description = "Uploads, their analysis and its results"),
+        (name = "studies", description = "The triage worklist across uploads, studies, reviews and the audit trail"),
         (name = "files", description = "A per-user object area: upload, list, download, delete, share by URL"),
         (name = "evaluations", description = "ROC AUC, sensitivity and specificity with 95 % confidence intervals against ground truth"),
         (name = "live", description = "Live job updates over WebSocket"),

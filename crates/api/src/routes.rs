@@ -6,6 +6,7 @@ pub(crate) mod evaluations;
 pub(crate) mod files;
 pub(crate) mod internal;
 pub(crate) mod jobs;
+pub(crate) mod studies;
 pub(crate) mod system;
 pub(crate) mod users;
 pub(crate) mod ws;
@@ -19,6 +20,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .configure(auth::configure)
         .configure(users::configure)
         .configure(jobs::configure)
+        .configure(studies::configure)
         .configure(files::configure)
         .configure(evaluations::configure)
         .configure(internal::configure)

@@ -3,6 +3,7 @@
 
 mod artefacts;
 mod download;
+mod reuse;
 mod upload;
 
 pub use artefacts::{ArtefactResponse, SeriesArtefact, artefact_kind};

@@ -19,13 +19,16 @@ mod ml;
 mod range;
 mod readiness;
 mod settings;
+mod studies;
 mod watch;
 mod ws_settings;
 
 use std::sync::Arc;
 
 use triage_domain::Clock;
-use triage_domain::ports::{BlobStore, EvaluationStore, Inference, JobEvents, JobStore, UserStore};
+use triage_domain::ports::{
+    AuditStore, BlobStore, EvaluationStore, Inference, JobEvents, JobStore, StudyStore, UserStore,
+};
 
 pub use accounts::{LoginOutcome, Registration, UserUpdate};
 pub use auth::Caller;
@@ -35,8 +38,7 @@ pub use evaluations::{EvaluationForm, Figure, JobSelection, LabelSource, MAX_EVA
 pub use files::{FileUrl, MAX_URL_SECS, MIN_URL_SECS, StoredFile};
 pub use jobs::{
     ArtefactResponse, Download, JobForm, JobPatch, JobResults, SeriesArtefact, UPLOAD_SPOOL_PREFIX,
-    UploadSpool,
-    artefact_kind,
+    UploadSpool, artefact_kind,
 };
 pub use metrics::Metrics;
 pub use ml::{CallbackToken, DispatchBatch, DispatchReport, MlSettings};
@@ -45,6 +47,10 @@ pub use readiness::{PROBE_TIMEOUT, Probe, Readiness};
 pub use settings::{
     AcceptPolicy, AuthSettings, CorsSettings, DEFAULT_JSON_LIMIT, JobDefaults, Settings,
     UploadSettings, WebSettings,
+};
+pub use studies::{
+    AccessContext, MAX_EXPORT_STUDIES, MAX_STUDY_PAGE, ReviewForm, StudyList, StudyQuery,
+    check_uid, decode_cursor, encode_cursor,
 };
 pub use triage_evaluation::PairedComparison;
 pub use watch::{JobFrame, JobNews, JobStatusView, JobWatch, JobsWatch, WatchStep, Watcher};
@@ -58,6 +64,10 @@ pub struct Ports {
     pub users: Arc<dyn UserStore>,
     pub jobs: Arc<dyn JobStore>,
     pub evaluations: Arc<dyn EvaluationStore>,
+    /// Studies, analyses and reviews (written by `jobs` inside its transactions).
+    pub studies: Arc<dyn StudyStore>,
+    /// The append-only audit trail.
+    pub audit: Arc<dyn AuditStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub events: Arc<dyn JobEvents>,
     pub inference: Arc<dyn Inference>,

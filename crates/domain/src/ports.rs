@@ -7,6 +7,7 @@ mod evaluations;
 mod events;
 mod inference;
 mod jobs;
+mod studies;
 mod users;
 
 pub use blobs::{BlobBody, BlobMeta, BlobReader, BlobStore, ByteStream};
@@ -16,4 +17,5 @@ pub use inference::{
     Completion, CompletionStatus, HealthReport, Inference, InferenceRequest, Submission,
 };
 pub use jobs::JobStore;
+pub use studies::{AuditStore, StudyStore};
 pub use users::UserStore;

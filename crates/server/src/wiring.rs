@@ -77,34 +77,48 @@ pub async fn migrate(config: &Config) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// The stores of one database: users, jobs, evaluations.
-type Stores = (
-    Arc<dyn UserStore>,
-    Arc<dyn JobStore>,
-    Arc<dyn EvaluationStore>,
-);
+/// The five store ports, all on the one database.
+struct Stores {
+    users: Arc<dyn UserStore>,
+    jobs: Arc<dyn JobStore>,
+    studies: Arc<dyn triage_domain::ports::StudyStore>,
+    audit: Arc<dyn triage_domain::ports::AuditStore>,
+    evaluations: Arc<dyn EvaluationStore>,
+}
+
+impl Stores {
+    fn of<S>(store: S) -> Self
+    where
+        S: UserStore
+            + JobStore
+            + triage_domain::ports::StudyStore
+            + triage_domain::ports::AuditStore
+            + EvaluationStore
+            + Clone,
+    {
+        Self {
+            users: Arc::new(store.clone()),
+            jobs: Arc::new(store.clone()),
+            studies: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
+            evaluations: Arc::new(store),
+        }
+    }
+}
 
 async fn stores(config: &Config) -> Result<Stores, ServerError> {
     let options = pool_options(config);
     match Database::from_config(config)? {
         Database::Sqlite(path) => {
             let store = SqliteStore::open(&path, &options).await?;
-            Ok((
-                Arc::new(store.clone()),
-                Arc::new(store.clone()),
-                Arc::new(store),
-            ))
+            Ok(Stores::of(store))
         }
         Database::Postgres(url) => {
             if config.database.migrate_on_start {
                 triage_store_diesel::migrate_postgres(&url).await?;
             }
             let store = PgStore::connect(&url, &options)?;
-            Ok((
-                Arc::new(store.clone()),
-                Arc::new(store.clone()),
-                Arc::new(store),
-            ))
+            Ok(Stores::of(store))
         }
     }
 }
@@ -288,11 +302,8 @@ fn inference(
         } else {
             ml.engine_threads
         };
-        let mut local = triage_ml_local::LocalInference::new(
-            blobs.clone(),
-            spool_dir(config),
-            threads,
-        );
+        let mut local =
+            triage_ml_local::LocalInference::new(blobs.clone(), spool_dir(config), threads);
         if ml.engine_key_images {
             local = local.with_key_images(triage_ml_local::KeyImages {
                 key_slices: ml.engine_key_slices,
@@ -363,13 +374,21 @@ pub async fn build_app_with_clock(
     // Before anything spools again: what a killed earlier run left behind.
     let spool = spool_dir(config);
     let _ = tokio::task::spawn_blocking(move || crate::janitor::sweep_spool(&spool, None)).await;
-    let (users, jobs, evaluations) = stores(config).await?;
+    let Stores {
+        users,
+        jobs,
+        studies,
+        audit,
+        evaluations,
+    } = stores(config).await?;
     let blobs = blob_store(config).await?;
     let inference = inference(config, &blobs)?;
     let ports = Ports {
         users,
         jobs,
         evaluations,
+        studies,
+        audit,
         blobs,
         inference,
         events: job_events(config).await?,

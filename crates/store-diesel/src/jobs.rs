@@ -18,6 +18,7 @@ use crate::error::StoreError;
 use crate::models::{InventoryRow, JobChangeset, JobRow, QueueRow, inventory_from_json};
 use crate::queue::DispatchQueue;
 use crate::schema::{job_inventories, job_queue, jobs};
+use crate::studies::StudyWrites;
 use crate::{DieselStore, detached, to_i64};
 
 #[dsl::auto_type]
@@ -149,7 +150,7 @@ fn announcement(job: &Job, kind: ChangeKind) -> Result<String, StoreError> {
 #[async_trait]
 impl<C> JobStore for DieselStore<C>
 where
-    C: StoreConnection,
+    C: StoreConnection + StudyWrites,
     AsyncDieselConnectionManager<C>: deadpool::managed::Manager<Type = C, Error = PoolError>,
     Self: DispatchQueue,
     insert_job: ExecuteDsl<C>,
@@ -178,6 +179,7 @@ where
                 .transpose()?;
             let entry = QueueRow::new(job.id, job.created_at);
             let created = row.clone().into_domain()?;
+            let studies = job.inventory.clone().map(|inv| (created.clone(), inv));
             let announced = announcement(&created, ChangeKind::Created)?;
             let mut conn = pool.get().await?;
             conn.write_transaction(move |c| {
@@ -187,6 +189,9 @@ where
                         insert_inventory(inventory).execute(c).await?;
                     }
                     insert_queue_entry(entry).execute(c).await?;
+                    if let Some((job, inventory)) = studies {
+                        c.record_studies(job, inventory).await?;
+                    }
                     c.announce(announced).await?;
                     Ok(())
                 })
@@ -301,6 +306,8 @@ where
                             c.insert_queue_entry_if_missing(entry).await?;
                         }
                         let job = row.into_domain()?;
+                        // The job's studies change in the same transaction as the job.
+                        c.fan_out(job.clone()).await?;
                         c.announce(announcement(&job, ChangeKind::Updated)?).await?;
                         Ok(job)
                     })

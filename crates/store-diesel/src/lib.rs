@@ -26,6 +26,7 @@ mod pg;
 mod queue;
 mod schema;
 mod sqlite;
+mod studies;
 mod users;
 
 use std::fmt;

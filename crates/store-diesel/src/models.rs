@@ -31,7 +31,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {value:?}"))
 }
 
-fn parse_uuid<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
+pub(crate) fn parse_uuid<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, StoreError> {
     value.parse().map_err(|_| corrupt(what, value))
 }
 

@@ -5,4 +5,5 @@
 pub mod blobs;
 pub mod evaluations;
 pub mod jobs;
+pub mod studies;
 pub mod users;

@@ -229,3 +229,28 @@ async fn migrating_rekeys_usernames_stored_under_the_old_rule() {
     let found = UserStore::find_by_username(&store, "wide").await.unwrap();
     assert_eq!(found.map(|u| u.username), Some("Ｗｉｄｅ".to_owned()));
 }
+
+/// A completion whose study fan-out fails half-way (a trigger refuses the analysis write)
+/// leaves the job as it was and the study unchanged: both are one transaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_failing_half_way_changes_neither_job_nor_study() {
+    use diesel_async::SimpleAsyncConnection;
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = PgStore::connect(db.url(), &PoolOptions::default()).unwrap();
+    let stores = Stores::new(store, ());
+    let owner = triage_testkit::contract::users::user(&stores, "owner", Role::User).await;
+    let job = triage_testkit::contract::studies::job_with(&stores, owner.id, 1, &["1.2.3"]).await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    conn.batch_execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; \
+         CREATE TRIGGER refuse BEFORE UPDATE ON study_analyses \
+         FOR EACH ROW WHEN (NEW.completed_at IS NOT NULL) EXECUTE FUNCTION refuse();",
+    )
+    .await
+    .unwrap();
+    triage_testkit::contract::studies::completion_failing_half_way_changes_nothing(&stores, job)
+        .await;
+}

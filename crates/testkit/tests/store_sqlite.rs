@@ -243,3 +243,27 @@ async fn opening_rekeys_usernames_stored_under_the_old_rule() {
         .unwrap_err();
     assert!(matches!(err, DomainError::Conflict(_)), "{err:?}");
 }
+
+/// A completion whose study fan-out fails half-way (a trigger refuses the analysis write)
+/// leaves the job as it was and the study unchanged: both are one transaction.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_failing_half_way_changes_neither_job_nor_study() {
+    use diesel::{Connection, SqliteConnection, connection::SimpleConnection};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.db");
+    let store = SqliteStore::open(&path, &PoolOptions::default())
+        .await
+        .unwrap();
+    let stores = Stores::new(store, ());
+    let owner = triage_testkit::contract::users::user(&stores, "owner", Role::User).await;
+    let job = triage_testkit::contract::studies::job_with(&stores, owner.id, 1, &["1.2.3"]).await;
+    let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    conn.batch_execute(
+        "CREATE TRIGGER refuse BEFORE UPDATE ON study_analyses \
+         WHEN NEW.completed_at IS NOT NULL \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    triage_testkit::contract::studies::completion_failing_half_way_changes_nothing(&stores, job)
+        .await;
+}

@@ -268,6 +268,11 @@ pub(crate) struct UploadForm {
     /// Decision threshold, 0–1 (default from config).
     #[schema(value_type = Option<f64>, minimum = 0, maximum = 1)]
     threshold: Option<String>,
+    /// `true`: analyse again even if a succeeded job of the caller already analysed the same
+    /// content with the same profile and threshold (by default that job's results are reused
+    /// and the new job succeeds at once, its `status_reason` naming the reused job).
+    #[schema(value_type = Option<bool>)]
+    reanalyse: Option<String>,
 }
 
 #[cfg(test)]

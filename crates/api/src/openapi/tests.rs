@@ -49,6 +49,11 @@ fn every_implemented_route_of_api_md_is_documented() {
         ("/evaluations/{id}/calibration.svg", &["get"]),
         ("/evaluations/{id}/report.xlsx", &["get"]),
         ("/evaluations/{a}/compare/{b}", &["get"]),
+        ("/studies", &["get"]),
+        ("/studies.xlsx", &["get"]),
+        ("/studies/{study_uid}", &["get"]),
+        ("/studies/{study_uid}/review", &["post"]),
+        ("/audit", &["get"]),
     ];
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in expected {

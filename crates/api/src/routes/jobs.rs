@@ -14,7 +14,7 @@ use super::resource;
 use crate::dto::inventory::{EntryPageQuery, ZipContentsResponse, ZipInfoResponse};
 use crate::dto::jobs::{JobListQuery, JobResponse, ResultsResponse, UpdateJobRequest};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::AuthUser;
+use crate::extract::{Accessor, AuthUser};
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -264,13 +264,13 @@ pub(crate) async fn zip_info(
     )
 )]
 pub(crate) async fn results(
-    user: AuthUser,
+    who: Accessor,
     app: web::Data<App>,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<ResultsResponse>, ApiError> {
-    Ok(web::Json(
-        app.job_results(&user.0, JobId(path.into_inner()))
-            .await?
-            .into(),
-    ))
+    let id = JobId(path.into_inner());
+    let results = app.job_results(&who.caller, id).await?;
+    app.audit_access(&who.caller, "job.results", None, Some(id), &who.ctx)
+        .await?;
+    Ok(web::Json(results.into()))
 }

@@ -76,6 +76,8 @@ pub struct JobForm {
     pub profile: Option<String>,
     /// As sent in the form; parsed and checked here (0–1).
     pub threshold: Option<String>,
+    /// `true` forces a new analysis of content already analysed (no deduplication).
+    pub reanalyse: Option<String>,
 }
 
 struct CheckedForm {
@@ -84,6 +86,7 @@ struct CheckedForm {
     description: Option<String>,
     profile: String,
     threshold: f64,
+    reanalyse: bool,
 }
 
 impl App {
@@ -189,6 +192,7 @@ impl App {
                 spool.size
             )));
         }
+        let reanalyse = form.reanalyse;
         let new = NewJob {
             id,
             owner_id: caller.id,
@@ -209,7 +213,10 @@ impl App {
             Ok(job) => {
                 self.metrics().upload(job.file_size);
                 self.publish(&job, ChangeKind::Created).await;
-                Ok(job)
+                if reanalyse {
+                    return Ok(job);
+                }
+                Ok(self.reuse_analysis(job).await)
             }
             Err(err) => {
                 if let Err(cleanup) = ports.blobs.delete(&key).await {
@@ -304,10 +311,19 @@ impl App {
                 }
             },
         };
+        let reanalyse = match form.reanalyse.as_deref().map(str::trim) {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(_) => {
+                fail("reanalyse", "must be true or false".into());
+                false
+            }
+        };
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
         Ok(CheckedForm {
+            reanalyse,
             file_name,
             title,
             description,

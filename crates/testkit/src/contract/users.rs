@@ -12,7 +12,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use triage_domain::ports::{EvaluationStore, JobStore, UserStore};
+use triage_domain::ports::{AuditStore, EvaluationStore, JobStore, StudyStore, UserStore};
 use triage_domain::{ConflictKind, DomainError, NewUser, Role, User, UserChanges, UserId};
 
 use super::jobs::new_job;
@@ -24,19 +24,37 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub jobs: Arc<dyn JobStore>,
     pub evaluations: Arc<dyn EvaluationStore>,
+    pub studies: Arc<dyn StudyStore>,
+    pub audit: Arc<dyn AuditStore>,
     _keep: Box<dyn Any + Send + Sync>,
 }
 
 impl Stores {
     pub fn new<S>(store: S, keep: impl Any + Send + Sync) -> Self
     where
-        S: UserStore + JobStore + EvaluationStore + Clone,
+        S: UserStore + JobStore + StudyStore + AuditStore + EvaluationStore + Clone,
     {
         Self {
             users: Arc::new(store.clone()),
             evaluations: Arc::new(store.clone()),
+            studies: Arc::new(store.clone()),
+            audit: Arc::new(store.clone()),
             jobs: Arc::new(store),
             _keep: Box::new(keep),
+        }
+    }
+}
+
+impl Stores {
+    /// The store ports of a running application (HTTP tests seed studies through them).
+    pub fn from_ports(ports: &triage_app::Ports) -> Self {
+        Self {
+            users: ports.users.clone(),
+            jobs: ports.jobs.clone(),
+            studies: ports.studies.clone(),
+            audit: ports.audit.clone(),
+            evaluations: ports.evaluations.clone(),
+            _keep: Box::new(()),
         }
     }
 }
@@ -66,6 +84,15 @@ macro_rules! store_contract {
             job_requeue_update_recreates_the_entry_and_keeps_a_lease,
             job_delete_returns_the_row_and_cascades, job_list_is_newest_first_with_filters_and_paging,
             job_ids_of_owner_lists_only_theirs, job_count_by_status, ping_answers,
+        );
+        $crate::store_contract!(@cases $factory; studies;
+            study_is_created_once_per_owner_and_uid, study_fan_out_writes_the_current_result,
+            study_failed_job_fails_its_studies, study_newest_terminal_analysis_is_current,
+            study_concurrent_completions_leave_the_newest_current, study_retry_makes_it_pending_again,
+            study_worklist_is_in_priority_order_with_cursors, study_worklist_filters,
+            study_review_replaces_keeps_history_and_sinks, study_review_of_unknown_study_is_not_found,
+            study_reusable_job_matches_content_profile_and_threshold,
+            audit_lists_newest_first_with_filters_and_pages, audit_entries_outlive_their_user,
         );
         // The queue cases live in `jobs::queue` and are re-exported by `jobs`.
         $crate::store_contract!(@cases $factory; jobs;

@@ -13,6 +13,7 @@ mod jobs_flow;
 mod key_images;
 mod operate;
 mod slow_clients;
+mod studies;
 mod system;
 
 use triage_server::Config;

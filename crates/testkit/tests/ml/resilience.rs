@@ -99,7 +99,14 @@ async fn two_replicas_never_hand_one_job_over_twice_at_once() {
     let mut ids = Vec::new();
     for i in 0..200 {
         let to = if i % 2 == 0 { &a } else { &b };
-        let job = ok_json(to.upload(&alice, "slice.dcm", tiny_dicom()).await, 201).await;
+        // The same content each time: `reanalyse` keeps deduplication from answering.
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(tiny_dicom()).file_name("slice.dcm"),
+            )
+            .text("reanalyse", "true");
+        let job = ok_json(to.post_form("/jobs", &alice, form).await, 201).await;
         ids.push(job["id"].as_str().unwrap().to_owned());
     }
     let deadline = Instant::now() + Duration::from_secs(180);

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::content_disposition::attachment;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::AuthUser;
+use crate::extract::Accessor;
 
 /// The original upload, as stored.
 #[utoipa::path(
@@ -30,13 +30,14 @@ use crate::extract::AuthUser;
     )
 )]
 pub(crate) async fn download_file(
-    user: AuthUser,
+    who: Accessor,
     app: web::Data<App>,
     path: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let download = app
-        .download_upload(&user.0, JobId(path.into_inner()), range(&req))
+    let id = JobId(path.into_inner());
+    let download = app.download_upload(&who.caller, id, range(&req)).await?;
+    app.audit_access(&who.caller, "job.file", None, Some(id), &who.ctx)
         .await?;
     Ok(stream(download))
 }
@@ -60,13 +61,14 @@ pub(crate) async fn download_file(
     )
 )]
 pub(crate) async fn download_report(
-    user: AuthUser,
+    who: Accessor,
     app: web::Data<App>,
     path: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let download = app
-        .download_report(&user.0, JobId(path.into_inner()), range(&req))
+    let id = JobId(path.into_inner());
+    let download = app.download_report(&who.caller, id, range(&req)).await?;
+    app.audit_access(&who.caller, "job.report", None, Some(id), &who.ctx)
         .await?;
     Ok(stream(download))
 }

@@ -123,6 +123,7 @@ async fn receive(
             "description" => &mut form.description,
             "profile" => &mut form.profile,
             "threshold" => &mut form.threshold,
+            "reanalyse" => &mut form.reanalyse,
             _ => {
                 drain(&mut field, max_size).await?;
                 continue;
