@@ -53,7 +53,7 @@ fn study_score(i: u32) -> f64 {
 }
 
 fn is_pathology(i: u32) -> bool {
-    i % 2 == 0
+    i.is_multiple_of(2)
 }
 
 fn write_labels(path: &Path) {

@@ -1,11 +1,20 @@
 //! Reports are bounded (`ml.max_report_rows`), and lists carry them only when asked.
 
 use triage_testkit::ml_server::{Behaviour, Outcome, sample_rows};
-use triage_testkit::{Actor, MlTestApp, ok_json};
+use triage_testkit::{Actor, MlTestApp, fixture, ok_json};
 
-/// A job the service accepted, completed with a report of `rows` rows.
+/// A job the service accepted, completed with a report of `rows` rows. Every call uploads the
+/// same fixture, so `reanalyse` keeps deduplication from answering with the earlier report.
 async fn completed_with_rows(t: &MlTestApp, alice: &Actor, rows: usize) -> serde_json::Value {
-    let id = t.upload(alice, "ct-normal.zip").await;
+    let bytes = std::fs::read(fixture("ct-normal.zip")).expect("fixture");
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("ct-normal.zip"),
+        )
+        .text("reanalyse", "true");
+    let job = ok_json(t.app.post_form("/jobs", alice, form).await, 201).await;
+    let id = job["id"].as_str().expect("id").to_owned();
     t.ml.set_default(Behaviour::accept());
     assert_eq!(t.app.dispatch().await.accepted, 1);
     let template = sample_rows().remove(0);
