@@ -137,11 +137,16 @@ fn segmentation_passes_dciodvfy_without_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("seg.dcm");
     std::fs::write(&path, &seg.bytes).unwrap();
-    // dicom3tools' validator (Debian package dicom3tools; .ci/run installs it).
-    let output = std::process::Command::new("dciodvfy")
-        .arg(&path)
-        .output()
-        .expect("dciodvfy (apt-get install dicom3tools)");
+    // dicom3tools' validator (Debian package dicom3tools; .ci/run installs it). Like the
+    // other tests that need a tool or service: skipped without it, except under CI=true.
+    let output = match std::process::Command::new("dciodvfy").arg(&path).output() {
+        Ok(output) => output,
+        Err(err) if std::env::var("CI").as_deref() != Ok("true") => {
+            println!("skipping: dciodvfy not runnable ({err}); apt-get install dicom3tools");
+            return;
+        }
+        Err(err) => panic!("dciodvfy (apt-get install dicom3tools): {err}"),
+    };
     let report = String::from_utf8_lossy(&output.stderr).into_owned()
         + &String::from_utf8_lossy(&output.stdout);
     assert!(report.contains("Segmentation"), "{report}");
