@@ -17,14 +17,11 @@ VENV=${TRIAGE_VENV:-$HOME/.cache/triage/venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/.ci/requirements.txt"
 
+# Always the binary of this checkout (a release binary left in the target dir may be stale).
 BIN=${TRIAGE_BIN:-}
 if [ -z "$BIN" ]; then
-  if [ -x "$CARGO_TARGET_DIR/release/triage" ]; then
-    BIN=$CARGO_TARGET_DIR/release/triage
-  else
-    cargo build -q --locked --bin triage
-    BIN=$CARGO_TARGET_DIR/debug/triage
-  fi
+  cargo build -q --locked --bin triage
+  BIN=$CARGO_TARGET_DIR/debug/triage
 fi
 
 work=$(mktemp -d)

@@ -252,7 +252,9 @@ async fn figure(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "SVG", content_type = "image/svg+xml", body = String),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     )
 )]
 pub(crate) async fn roc_svg(
@@ -270,7 +272,9 @@ pub(crate) async fn roc_svg(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "PNG", content_type = "image/png", body = Vec<u8>),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     )
 )]
 pub(crate) async fn roc_png(
@@ -288,7 +292,9 @@ pub(crate) async fn roc_png(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "SVG", content_type = "image/svg+xml", body = String),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     )
 )]
 pub(crate) async fn calibration_svg(
@@ -306,7 +312,9 @@ pub(crate) async fn calibration_svg(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "XLSX", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 503, description = "`unavailable`", body = ErrorBody),
     )
 )]
 pub(crate) async fn report_xlsx(

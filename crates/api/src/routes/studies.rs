@@ -88,6 +88,7 @@ pub(crate) async fn studies_report(
         (status = 200, description = "The study", body = StudyDetailResponse),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found` (also someone else's study)", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: `owner` is not a user id", body = ErrorBody),
         (status = 503, description = "`unavailable`", body = ErrorBody),
     )
 )]
