@@ -1,11 +1,14 @@
 //! Evaluations against ground truth: the caller's analysed studies (a selection of their jobs)
 //! scored against a labels file, computed by the pure `evaluation` crate on the blocking pool,
-//! stored as JSON, and read back as figures. Review labels from the worklist will be a second
-//! [`LabelSource`]; until they exist that source is refused with `reviews_not_available`.
+//! stored as JSON, and read back as figures. The ground truth is a labels file or the review
+//! labels radiologists recorded on the worklist ([`LabelSource`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use triage_domain::{EvaluationId, Job, JobFilter, JobId, JobStatus, StoredEvaluation};
+use triage_domain::{
+    EvaluationId, Job, JobFilter, JobId, JobStatus, ReviewLabel, StoredEvaluation, StudyCursor,
+    StudyFilter,
+};
 use triage_evaluation::{
     BootstrapOptions, EvalError, Evaluation, EvaluationInput, EvaluationOptions, Label,
     PairedComparison,
@@ -23,7 +26,8 @@ const PAGE: u64 = 500;
 pub enum LabelSource {
     /// The bytes of a labels file (CSV or XLSX).
     File(Vec<u8>),
-    /// The review labels recorded on the worklist (not available yet).
+    /// The caller's review labels recorded on the worklist (the current review of each
+    /// reviewed study).
     Reviews,
 }
 
@@ -95,6 +99,49 @@ fn decode(stored: &StoredEvaluation) -> AppResult<Evaluation> {
 }
 
 impl App {
+    /// The current review of each of the caller's reviewed studies, as labels.
+    ///
+    /// # Errors
+    /// `Unprocessable` (`reviews_not_available`) when the caller has reviewed no study,
+    /// `Unavailable`.
+    async fn review_labels(&self, caller: &Caller) -> AppResult<Vec<Label>> {
+        let filter = StudyFilter {
+            owner: Some(caller.id),
+            reviewed: Some(true),
+            ..StudyFilter::default()
+        };
+        let mut labels = Vec::new();
+        let mut after: Option<StudyCursor> = None;
+        loop {
+            let page = self
+                .inner
+                .ports
+                .studies
+                .list_studies(&filter, after.as_ref(), PAGE as u32)
+                .await?;
+            labels.extend(page.items.into_iter().filter_map(|study| {
+                study.review.map(|review| Label {
+                    study_uid: study.study_uid,
+                    pathology: review.label == ReviewLabel::Pathology,
+                    finding: None,
+                })
+            }));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        if labels.is_empty() {
+            return Err(AppError::Unprocessable {
+                code: "reviews_not_available",
+                message:
+                    "no study of yours has a review yet; review studies or upload a labels file"
+                        .into(),
+            });
+        }
+        Ok(labels)
+    }
+
     /// Evaluates the selected jobs of the caller against the labels and stores the result.
     ///
     /// # Errors
@@ -106,15 +153,6 @@ impl App {
         caller: &Caller,
         form: EvaluationForm,
     ) -> AppResult<StoredEvaluation> {
-        let bytes = match form.labels {
-            LabelSource::File(bytes) => bytes,
-            LabelSource::Reviews => {
-                return Err(AppError::Unprocessable {
-                    code: "reviews_not_available",
-                    message: "review labels are not recorded yet; upload a labels file".into(),
-                });
-            }
-        };
         let name = form
             .name
             .map(|n| n.trim().to_owned())
@@ -128,7 +166,12 @@ impl App {
         if form.threshold.is_some_and(|t| !t.is_finite()) {
             return Err(AppError::field("threshold", "must be a finite number"));
         }
-        let labels: Vec<Label> = blocking(move || triage_evaluation::parse_labels(&bytes)).await?;
+        let labels: Vec<Label> = match form.labels {
+            LabelSource::File(bytes) => {
+                blocking(move || triage_evaluation::parse_labels(&bytes)).await?
+            }
+            LabelSource::Reviews => self.review_labels(caller).await?,
+        };
         let jobs = self.selected_jobs(caller, &form.selection).await?;
         let job_ids: Vec<String> = jobs.iter().map(|j| j.id.to_string()).collect();
         let threshold = form.threshold;

@@ -112,8 +112,8 @@ pub(crate) struct EvaluationForm {
     /// `ground_truth`), values 0/1, true/false, normal/pathology, да/нет; optional `finding`.
     #[schema(value_type = String, format = Binary)]
     labels: Option<Vec<u8>>,
-    /// `file` (default: the `labels` part) or `reviews` (the worklist's review labels; not
-    /// available yet: 422 `reviews_not_available`).
+    /// `file` (default: the `labels` part) or `reviews` (the current review label of each of the
+    /// caller's reviewed studies; none reviewed: 422 `reviews_not_available`).
     source: Option<String>,
     /// Job ids to evaluate, comma-separated (or the part repeated). Without them: every
     /// succeeded job of the caller, optionally within `from`/`to`.

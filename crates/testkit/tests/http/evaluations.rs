@@ -230,3 +230,59 @@ async fn bad_requests_are_422_with_a_code() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn review_labels_are_ground_truth() {
+    let Some(app) = crate::spawn().await else {
+        return;
+    };
+    let alice = app.new_user().await;
+    let mut reviewed = Vec::new();
+    for (fixture, label) in [
+        ("ct-normal.zip", "normal"),
+        ("ct-emphysema.zip", "pathology"),
+        ("ct-opacity.zip", "pathology"),
+    ] {
+        let (_, rows) = analysed(&app, &alice, fixture).await;
+        let uid = rows[0].0.clone();
+        let review = app
+            .client
+            .post(app.url(&format!("/studies/{uid}/review")))
+            .header("Authorization", alice.bearer())
+            .json(&serde_json::json!({ "label": label }))
+            .send()
+            .await
+            .unwrap();
+        ok_json(review, 200).await;
+        reviewed.push(uid);
+    }
+    // An analysed study nobody reviewed is not part of the ground truth.
+    analysed(&app, &alice, "ct-two-studies-pacs.zip").await;
+
+    let form = Form::new()
+        .text("source", "reviews")
+        .text("threshold", "0.25");
+    let e = ok_json(app.post_form("/evaluations", &alice, form).await, 201).await;
+    assert_eq!(
+        (
+            e["n"].as_u64(),
+            e["positives"].as_u64(),
+            e["negatives"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1)),
+        "{e}"
+    );
+    assert_eq!(e["auc"], 1.0, "{e}");
+    assert_eq!(e["unmatched_labels"], serde_json::json!([]), "{e}");
+
+    // Bob has reviewed nothing: his reviews cannot be ground truth (and Alice's are not his).
+    let bob = app.new_user().await;
+    let response = app
+        .post_form("/evaluations", &bob, Form::new().text("source", "reviews"))
+        .await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "reviews_not_available"
+    );
+}
