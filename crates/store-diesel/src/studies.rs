@@ -312,15 +312,19 @@ macro_rules! study_impls {
                             query = query.filter(studies::study_uid.like(format!("{prefix}%")));
                         }
                         if let Some(cursor) = after {
-                            // The first condition bounds the index range; the second skips
-                            // the rows of the cursor's own key up to its id.
-                            query = query
-                                .filter(studies::sort_key.ge(cursor.sort_key.clone()))
-                                .filter(
-                                    studies::sort_key
-                                        .gt(cursor.sort_key)
-                                        .or(studies::id.gt(cursor.id)),
-                                );
+                            // A row-value comparison, so the (owner_id, sort_key, id) index
+                            // starts right after the cursor even inside a long run of equal
+                            // keys (every pending study shares one); `sort_key > k OR id > i`
+                            // made PostgreSQL walk that run. SQLite has row values since 3.15.
+                            query = query.filter(
+                                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                                    "(studies.sort_key, studies.id) > (",
+                                )
+                                .bind::<diesel::sql_types::Text, _>(cursor.sort_key)
+                                .sql(", ")
+                                .bind::<diesel::sql_types::Text, _>(cursor.id)
+                                .sql(")"),
+                            );
                         }
                         let mut conn = pool.get().await?;
                         let rows: Vec<StudyRow> = query
